@@ -1,0 +1,276 @@
+"""The config: a YAML file validated by a frozen pydantic schema.
+
+Relative paths in a config and in ``--set`` are taken from the current directory, the
+one rule for every path. Unknown keys, wrong types and impossible values raise
+:class:`ConfigError` naming the key, what was found and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dlcli.errors import ConfigError
+from dlcli.model.network import INIT_RULES
+
+Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
+PositiveFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class GenerateConfig(_Section):
+    """A built-in data set made by dlcli itself."""
+
+    name: Literal["flower"] = "flower"
+    examples: Annotated[int, Field(strict=True, ge=2, le=10_000_000, multiple_of=2)] = 400
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
+
+
+class DataConfig(_Section):
+    train: Path | None = None
+    test: Path | None = None
+    generate: GenerateConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.train is None) == (self.generate is None):
+            raise ValueError("give exactly one of data.train (a course HDF5 file) or data.generate")
+        if self.test is not None and self.train is None:
+            raise ValueError("data.test goes with data.train, not with data.generate")
+        return self
+
+
+class ModelConfig(_Section):
+    layers: Annotated[list[PositiveInt], Field(min_length=2, max_length=100)]
+    hidden_activation: Activation = "relu"
+    output_activation: Literal["sigmoid", "linear"] = "sigmoid"
+
+
+class InitConfig(_Section):
+    scale: float | str = 0.01
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
+    from_: Path | None = Field(default=None, alias="from")
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale(cls, value: Any) -> float | str:
+        if value in INIT_RULES:
+            return value
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and math.isfinite(value) and value >= 0:
+            return float(value)
+        raise ValueError("must be a number >= 0 (0 gives zeros), 'xavier' or 'he'")
+
+
+class TrainConfig(_Section):
+    learning_rate: PositiveFloat = 0.0075
+    iterations: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] = 2500
+    log_every: PositiveInt = 100
+    dtype: Literal["float64", "float32"] = "float64"
+
+
+class OutputConfig(_Section):
+    dir: Path = Path("runs")
+
+
+class Config(_Section):
+    data: DataConfig
+    model: ModelConfig
+    init: InitConfig = InitConfig()
+    train: TrainConfig = TrainConfig()
+    output: OutputConfig = OutputConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain YAML-able values (paths as strings, ``from`` by name)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+# ---------------------------------------------------------------- YAML reading
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and reads 1e-3 as a number (YAML 1.2 floats)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode) -> dict:
+    seen: dict[Any, yaml.Node] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
+        seen[key] = key_node
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text safely; a syntax error names the source, line and column."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
+
+
+# ---------------------------------------------------------------- overrides and validation
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _section_model(path: list[str]) -> type[BaseModel] | None:
+    """The schema class at a dotted path, or None when the path ends at a leaf."""
+    model: type[BaseModel] = Config
+    for part in path:
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        annotation = fields[part].annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,))]
+        sub = next(
+            (a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)), None
+        )
+        if sub is None:
+            return None
+        model = sub
+    return model
+
+
+def _unknown_key_message(dotted: str, model: type[BaseModel]) -> str:
+    head, _, last = dotted.rpartition(".")
+    allowed = _allowed_keys(model)
+    close = difflib.get_close_matches(last, allowed, n=1)
+    hint = (
+        f"; did you mean {'.'.join([*head.split('.'), close[0]]) if head else close[0]}?"
+        if close
+        else ""
+    )
+    return f"{dotted}: unknown key; allowed here: {', '.join(allowed)}{hint}"
+
+
+def _check_path(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    model: type[BaseModel] | None = Config
+    for i, part in enumerate(parts):
+        if model is None:
+            raise ConfigError(f"--set {dotted}: {'.'.join(parts[:i])} is a value, not a section")
+        if part not in _allowed_keys(model):
+            raise ConfigError(f"--set {_unknown_key_message('.'.join(parts[: i + 1]), model)}")
+        model = _section_model(parts[: i + 1])
+    return parts
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` strings; values are read as YAML (numbers, lists, null)."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.learning_rate=0.01")
+        parts = _check_path(key.strip())
+        node = raw
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = parse_yaml(value, f"--set {key}") if value.strip() else None
+    return raw
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _error_message(err: dict[str, Any], source: str) -> str:
+    loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+    dotted = ".".join(loc) + "".join(f"[{p}]" for p in err["loc"] if isinstance(p, int))
+    if err["type"] == "extra_forbidden":
+        model = _section_model(loc[:-1]) or Config
+        return f"{source}: {_unknown_key_message(dotted, model)}"
+    if err["type"] == "missing":
+        return f"{source}: {dotted}: required key is missing"
+    msg = err["msg"]
+    msg = msg.removeprefix("Value error, ").replace("Input should be", "must be")
+    found = (
+        f", found {_describe(err['input'])}"
+        if "input" in err and not isinstance(err["input"], dict)
+        else ""
+    )
+    return f"{source}: {dotted + ': ' if dotted else ''}{msg}{found}"
+
+
+def validate(raw: Any, source: str) -> Config:
+    """Validate a parsed YAML document against the schema."""
+    if raw is None:
+        raise ConfigError(f"{source}: the config is empty; it needs at least data and model.layers")
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping of sections (data, model, ...), found a {type(raw).__name__}"
+        )
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        # Of several errors from one union, the most telling is the first; say one line.
+        raise ConfigError(_error_message(errors[0], source)) from None
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> Config:
+    """Read, override and validate a config file."""
+    source = str(path)
+    if not path.exists():
+        raise ConfigError(f"{source}: no such config file")
+    if path.is_dir():
+        raise ConfigError(f"{source}: is a directory, expected a YAML config file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)") from None
+    raw = parse_yaml(text, source)
+    if overrides:
+        if raw is None:
+            raw = {}
+        if isinstance(raw, dict):
+            raw = apply_overrides(raw, overrides)
+    return validate(raw, source)

@@ -1,0 +1,24 @@
+"""The errors a user can cause. Each message names the key or file, what was found and
+what is allowed; the CLI prints it on one line and exits 1. Anything else is a bug."""
+
+
+class DlcliError(Exception):
+    """Base class of every error a user can cause."""
+
+    kind = "error"
+
+
+class ConfigError(DlcliError):
+    kind = "config error"
+
+
+class DataError(DlcliError):
+    kind = "data error"
+
+
+class ModelFileError(DlcliError):
+    kind = "model file error"
+
+
+class DivergedError(DlcliError):
+    kind = "diverged"

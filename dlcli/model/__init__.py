@@ -1,0 +1,1 @@
+"""The course's math as plain NumPy functions over a dict of parameters."""

@@ -1,0 +1,177 @@
+"""The deep L-layer network of the course as plain functions.
+
+Parameters live in a dict ``{"W1": (n[1], n[0]), "b1": (n[1], 1), ..., "WL", "bL"}``;
+columns are examples, so ``X`` is (n_x, m) and every ``Z{l}``, ``A{l}`` is (n[l], m).
+The architecture is [LINEAR -> hidden] x (L-1) -> LINEAR -> output.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dlcli.model.activations import ACTIVATIONS
+
+Params = dict[str, np.ndarray]
+# caches[l-1] = (A_prev, Z, A) of layer l: A_prev (n[l-1], m), Z and A (n[l], m).
+Caches = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+INIT_RULES = ("xavier", "he")
+
+
+def legacy_rng(seed: int) -> np.random.RandomState:
+    """The course's generator: ``np.random.seed(seed)`` followed by ``np.random.randn``.
+
+    Course parity depends on this exact stream, drawn in the order W1, W2, ..., WL.
+    It is the one place the legacy generator is made; nothing seeds global state.
+    """
+    return np.random.RandomState(seed)
+
+
+def init_params(
+    layers: Sequence[int],
+    scale: float | str,
+    rng: np.random.RandomState,
+    dtype: np.dtype | type = np.float64,
+) -> Params:
+    """Random weights and zero biases.
+
+    Parameters
+    ----------
+    layers : sequence of int, [n_x, n[1], ..., n[L]]
+    scale : float, "xavier" or "he"
+        A number multiplies ``randn`` (0 gives zeros and draws nothing, as the course's
+        logistic regression); ``"xavier"`` divides it by sqrt(n[l-1]); ``"he"`` multiplies
+        it by sqrt(2 / n[l-1]).
+    rng : RandomState
+        Drawn from in the order W1, W2, ..., WL (see :func:`legacy_rng`).
+    dtype : float dtype of the returned arrays.
+
+    Returns
+    -------
+    params : dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1)
+    """
+    params: Params = {}
+    for l in range(1, len(layers)):
+        shape = (layers[l], layers[l - 1])
+        if scale == "xavier":
+            W = rng.randn(*shape) / np.sqrt(layers[l - 1])
+        elif scale == "he":
+            W = rng.randn(*shape) * np.sqrt(2.0 / layers[l - 1])
+        elif scale == 0:
+            W = np.zeros(shape)
+        else:
+            W = rng.randn(*shape) * float(scale)
+        params[f"W{l}"] = W.astype(dtype, copy=False)
+        params[f"b{l}"] = np.zeros((layers[l], 1), dtype=dtype)
+    return params
+
+
+def n_layers(params: Params) -> int:
+    """L, the number of layers with parameters."""
+    return len(params) // 2
+
+
+def layer_dims(params: Params) -> list[int]:
+    """[n_x, n[1], ..., n[L]] read off the weight shapes."""
+    L = n_layers(params)
+    return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
+
+
+def forward(X: np.ndarray, params: Params, hidden: str, output: str) -> tuple[np.ndarray, Caches]:
+    """Forward propagation.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_x, m)
+    params : dict of W{l}, b{l}
+    hidden, output : names in ``ACTIVATIONS`` for layers 1..L-1 and for layer L
+
+    Returns
+    -------
+    AL : ndarray of shape (n[L], m)
+    caches : list of (A_prev, Z, A), one per layer, for :func:`backward`
+    """
+    L = n_layers(params)
+    caches: Caches = []
+    A = X
+    for l in range(1, L + 1):
+        g = ACTIVATIONS[hidden if l < L else output][0]
+        A_prev = A
+        Z = params[f"W{l}"] @ A_prev + params[f"b{l}"]  # (n[l], m)
+        A = g(Z)
+        caches.append((A_prev, Z, A))
+    return A, caches
+
+
+def cross_entropy_from_logits(ZL: np.ndarray, Y: np.ndarray) -> float:
+    """J = -1/m sum(Y log(sigmoid(Z)) + (1 - Y) log(1 - sigmoid(Z))), computed from Z.
+
+    Uses -log(sigmoid(z)) = log(1 + e^-z) = logaddexp(0, -z), so no log of 0 can occur.
+    """
+    m = Y.shape[1]
+    return float(np.sum(np.logaddexp(0, ZL) - Y * ZL) / m)
+
+
+def squared_error(ZL: np.ndarray, Y: np.ndarray) -> float:
+    """J = 1/(2m) sum((AL - Y)^2) with AL = ZL for the linear output."""
+    m = Y.shape[1]
+    return float(np.sum((ZL - Y) ** 2) / (2 * m))
+
+
+# Output activation -> its cost, a function of ZL (n[L], m) and Y (n[L], m).
+COSTS = {"sigmoid": cross_entropy_from_logits, "linear": squared_error}
+
+
+def cost(ZL: np.ndarray, Y: np.ndarray, output: str) -> float:
+    """The cost paired with the output activation, averaged over the m examples."""
+    return COSTS[output](ZL, Y)
+
+
+def backward(AL: np.ndarray, Y: np.ndarray, caches: Caches, params: Params, hidden: str) -> Params:
+    """Backward propagation.
+
+    Parameters
+    ----------
+    AL : ndarray of shape (n[L], m)
+    Y : ndarray of shape (n[L], m)
+    caches : from :func:`forward`
+    params : dict of W{l}, b{l}
+    hidden : the hidden activation's name
+
+    Returns
+    -------
+    grads : dict of ``dW{l}`` and ``db{l}``, each of its parameter's shape
+    """
+    L = len(caches)
+    m = Y.shape[1]
+    grads: Params = {}
+    # Holds for both output/cost pairs: sigmoid with cross-entropy, and linear with
+    # J = 1/(2m) sum (AL - Y)^2. The 1/m of the cost is folded in here, once.
+    dZ = (AL - Y) / m  # (n[L], m)
+    g_backward = ACTIVATIONS[hidden][1]
+    for l in range(L, 0, -1):
+        A_prev = caches[l - 1][0]
+        grads[f"dW{l}"] = dZ @ A_prev.T  # (n[l], n[l-1])
+        grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)  # (n[l], 1)
+        if l > 1:  # dA0, the gradient of the input, is never needed
+            dA_prev = params[f"W{l}"].T @ dZ  # (n[l-1], m)
+            _, Z_prev, A_prev_act = caches[l - 2]
+            dZ = g_backward(dA_prev, Z_prev, A_prev_act)
+    return grads
+
+
+def update(params: Params, grads: Params, learning_rate: float) -> Params:
+    """One gradient-descent step, in place: W{l} -= lr * dW{l}, b{l} -= lr * db{l}."""
+    for key, value in params.items():
+        value -= learning_rate * grads[f"d{key}"]
+    return params
+
+
+def predict(
+    X: np.ndarray, params: Params, hidden: str, output: str, threshold: float = 0.5
+) -> np.ndarray:
+    """Labels (0/1) for a sigmoid output, AL itself for a linear one; shape (n[L], m)."""
+    AL, _ = forward(X, params, hidden, output)
+    if output == "sigmoid":
+        return (threshold < AL).astype(np.int64)
+    return AL
