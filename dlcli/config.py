@@ -84,6 +84,7 @@ class TrainConfig(_Section):
     iterations: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] = 2500
     log_every: PositiveInt = 100
     dtype: Literal["float64", "float32"] = "float64"
+    engine: Literal["auto", "direct", "gram"] = "auto"
 
 
 class OutputConfig(_Section):

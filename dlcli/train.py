@@ -35,20 +35,89 @@ class TrainResult:
     costs: list[tuple[int, float]]
     final_cost: float
     train_seconds: float
-    engine: str = "direct"
+    engine: str
 
 
 def _first_non_finite_layer(params: network.Params, caches: network.Caches) -> str:
     for l, (_, Z, A) in enumerate(caches, start=1):
         for name, value in (
-            (f"W{l}", params[f"W{l}"]),
-            (f"b{l}", params[f"b{l}"]),
             (f"Z{l}", Z),
             (f"A{l}", A),
+            (f"W{l}", params[f"W{l}"]),
+            (f"b{l}", params[f"b{l}"]),
         ):
             if not np.all(np.isfinite(value)):
                 return f"layer {l} ({name})"
     return "the cost only (every Z and A finite; AL saturated against Y)"
+
+
+def choose_engine(layers: list[int], m: int, iterations: int) -> str:
+    """``"gram"`` where its flop count is lower than the direct path's, else ``"direct"``.
+
+    Direct: W1 @ X and dZ1 @ X.T cost 4 n[1] n_x m flops every iteration. Gram: C @ K costs
+    2 n[1] m^2 per iteration, after K = X.T @ X (2 m^2 n_x) and Z1_0, W1 (4 n[1] n_x m) once.
+    """
+    n_x, n1 = layers[0], layers[1]
+    direct = iterations * 4 * n1 * n_x * m
+    gram = iterations * 2 * n1 * m * m + 2 * m * m * n_x + 4 * n1 * n_x * m
+    return "gram" if gram < direct else "direct"
+
+
+class _Direct:
+    """The course's algorithm as written: every iteration multiplies by X."""
+
+    name = "direct"
+
+    def __init__(self, X: np.ndarray, params: network.Params, hidden: str, output: str) -> None:
+        self.X, self.params, self.hidden, self.output = X, params, hidden, output
+
+    def forward(self) -> tuple[np.ndarray, network.Caches]:
+        return network.forward(self.X, self.params, self.hidden, self.output)
+
+    def step(self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float) -> None:
+        grads = network.backward(AL, Y, caches, self.params, self.hidden)
+        network.update(self.params, grads, lr)
+
+    def current_params(self) -> network.Params:
+        return self.params
+
+
+class _Gram:
+    """Full-batch gradient descent with W1 kept as W1_0 + C @ X.T.
+
+    Every update of W1 is -lr * dZ1 @ X.T, a combination of the training examples, so
+    W1 = W1_0 + C @ X.T with C (n[1], m), and Z1 = W1 @ X + b1 = Z1_0 + C @ K + b1 with the
+    Gram matrix K = X.T @ X (m, m). Each iteration then costs O(n[1] m^2) instead of
+    O(n[1] n_x m); the arithmetic is the direct path's, reordered. W1 is formed on request.
+    """
+
+    name = "gram"
+
+    def __init__(self, X: np.ndarray, params: network.Params, hidden: str, output: str) -> None:
+        self.X, self.params, self.hidden, self.output = X, params, hidden, output
+        self.W1_0 = params["W1"]
+        self.Z1_0 = self.W1_0 @ X  # (n[1], m)
+        self.K = X.T @ X  # (m, m), symmetric
+        self.C = np.zeros_like(self.Z1_0)  # (n[1], m)
+        self.Z1 = np.empty_like(self.Z1_0)
+
+    def forward(self) -> tuple[np.ndarray, network.Caches]:
+        np.matmul(self.C, self.K, out=self.Z1)
+        self.Z1 += self.Z1_0
+        self.Z1 += self.params["b1"]
+        return network.forward(self.X, self.params, self.hidden, self.output, Z1=self.Z1)
+
+    def step(self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float) -> None:
+        grads = network.backward(AL, Y, caches, self.params, self.hidden, dW1=False)
+        self.C -= lr * grads.pop("dZ1")  # W1 -= lr * dZ1 @ X.T, kept as its coefficients
+        for key, grad in grads.items():
+            self.params[key[1:]] -= lr * grad
+
+    def current_params(self) -> network.Params:
+        return {**self.params, "W1": self.W1_0 + self.C @ self.X.T}
+
+
+ENGINES = {"direct": _Direct, "gram": _Gram}
 
 
 def train(
@@ -61,6 +130,7 @@ def train(
     learning_rate: float,
     iterations: int,
     log_every: int = 100,
+    engine: str = "direct",
     callback: Callback | None = None,
 ) -> TrainResult:
     """Full-batch gradient descent.
@@ -69,9 +139,11 @@ def train(
     ----------
     X : ndarray of shape (n_x, m)
     Y : ndarray of shape (n[L], m)
-    params : initial W{l}, b{l}; updated in place, in the dtype of X
+    params : initial W{l}, b{l} in the dtype of X; the direct engine updates them in place
     hidden, output : activation names
     learning_rate, iterations, log_every : as in the config's ``train`` section
+    engine : "direct", "gram" or "auto" (see :func:`choose_engine`); both give the same
+        numbers up to rounding
     callback : called as ``callback(i, cost)`` after the cost of iteration i is known
 
     Raises
@@ -79,32 +151,35 @@ def train(
     DivergedError
         When a cost turns non-finite; names the iteration and the first layer affected.
     """
+    if engine == "auto":
+        engine = choose_engine(network.layer_dims(params), X.shape[1], iterations)
     costs: list[tuple[int, float]] = []
     start = time.perf_counter()
+    runner = ENGINES[engine](X, params, hidden, output)
     for i in range(iterations):
-        AL, caches = network.forward(X, params, hidden, output)
+        AL, caches = runner.forward()
         J = network.cost(caches[-1][1], Y, output)
         if not np.isfinite(J):
             raise DivergedError(
                 f"train.learning_rate: the cost became {J} at iteration {i}, first non-finite in "
-                f"{_first_non_finite_layer(params, caches)}; try a smaller learning rate than {learning_rate:g}"
+                f"{_first_non_finite_layer(runner.params, caches)}; try a smaller learning rate than {learning_rate:g}"
             )
         if i % log_every == 0 or i == iterations - 1:
             costs.append((i, J))
         if callback is not None:
             callback(i, J)
-        grads = network.backward(AL, Y, caches, params, hidden)
-        network.update(params, grads, learning_rate)
-    seconds = time.perf_counter() - start
-    _, caches = network.forward(X, params, hidden, output)
+        runner.step(AL, Y, caches, learning_rate)
+    _, caches = runner.forward()
     final = network.cost(caches[-1][1], Y, output)
+    params = runner.current_params()
+    seconds = time.perf_counter() - start
     if not np.isfinite(final):
         raise DivergedError(
             f"train.learning_rate: the cost became {final} after the last update, first non-finite in "
             f"{_first_non_finite_layer(params, caches)}; try a smaller learning rate than {learning_rate:g}"
         )
     params64 = {k: v.astype(np.float64) for k, v in params.items()}
-    return TrainResult(params64, costs, final, seconds)
+    return TrainResult(params64, costs, final, seconds, engine)
 
 
 def accuracy(
@@ -185,6 +260,7 @@ def run(
         learning_rate=cfg.train.learning_rate,
         iterations=cfg.train.iterations,
         log_every=cfg.train.log_every,
+        engine=cfg.train.engine,
         callback=callback,
     )
     metrics: dict[str, Any] = {

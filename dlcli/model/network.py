@@ -77,7 +77,9 @@ def layer_dims(params: Params) -> list[int]:
     return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
 
 
-def forward(X: np.ndarray, params: Params, hidden: str, output: str) -> tuple[np.ndarray, Caches]:
+def forward(
+    X: np.ndarray, params: Params, hidden: str, output: str, Z1: np.ndarray | None = None
+) -> tuple[np.ndarray, Caches]:
     """Forward propagation.
 
     Parameters
@@ -85,6 +87,9 @@ def forward(X: np.ndarray, params: Params, hidden: str, output: str) -> tuple[np
     X : ndarray of shape (n_x, m)
     params : dict of W{l}, b{l}
     hidden, output : names in ``ACTIVATIONS`` for layers 1..L-1 and for layer L
+    Z1 : ndarray of shape (n[1], m), optional
+        Layer 1's pre-activation when the caller already has it (the Gram engine forms it
+        without W1); ``W1`` is then not read.
 
     Returns
     -------
@@ -97,7 +102,10 @@ def forward(X: np.ndarray, params: Params, hidden: str, output: str) -> tuple[np
     for l in range(1, L + 1):
         g = ACTIVATIONS[hidden if l < L else output][0]
         A_prev = A
-        Z = params[f"W{l}"] @ A_prev + params[f"b{l}"]  # (n[l], m)
+        if l == 1 and Z1 is not None:
+            Z = Z1
+        else:
+            Z = params[f"W{l}"] @ A_prev + params[f"b{l}"]  # (n[l], m)
         A = g(Z)
         caches.append((A_prev, Z, A))
     return A, caches
@@ -127,7 +135,14 @@ def cost(ZL: np.ndarray, Y: np.ndarray, output: str) -> float:
     return COSTS[output](ZL, Y)
 
 
-def backward(AL: np.ndarray, Y: np.ndarray, caches: Caches, params: Params, hidden: str) -> Params:
+def backward(
+    AL: np.ndarray,
+    Y: np.ndarray,
+    caches: Caches,
+    params: Params,
+    hidden: str,
+    dW1: bool = True,
+) -> Params:
     """Backward propagation.
 
     Parameters
@@ -137,6 +152,9 @@ def backward(AL: np.ndarray, Y: np.ndarray, caches: Caches, params: Params, hidd
     caches : from :func:`forward`
     params : dict of W{l}, b{l}
     hidden : the hidden activation's name
+    dW1 : bool
+        False skips the widest product, dZ1 @ X.T, and returns ``dZ1`` (n[1], m) in its
+        place: the Gram engine updates W1 through dZ1 alone.
 
     Returns
     -------
@@ -151,7 +169,10 @@ def backward(AL: np.ndarray, Y: np.ndarray, caches: Caches, params: Params, hidd
     g_backward = ACTIVATIONS[hidden][1]
     for l in range(L, 0, -1):
         A_prev = caches[l - 1][0]
-        grads[f"dW{l}"] = dZ @ A_prev.T  # (n[l], n[l-1])
+        if l == 1 and not dW1:
+            grads["dZ1"] = dZ
+        else:
+            grads[f"dW{l}"] = dZ @ A_prev.T  # (n[l], n[l-1])
         grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)  # (n[l], 1)
         if l > 1:  # dA0, the gradient of the input, is never needed
             dA_prev = params[f"W{l}"].T @ dZ  # (n[l-1], m)

@@ -1,0 +1,109 @@
+"""The Gram engine is the direct path's arithmetic reordered: same costs, same parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcli.model import network
+from dlcli.train import choose_engine, train
+
+ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
+
+
+def _case(seed: int):
+    rng = np.random.default_rng(seed)
+    depth = int(rng.integers(1, 5))
+    n_x = int(rng.integers(1, 300))
+    layers = [n_x, *rng.integers(1, 12, size=depth - 1).tolist(), 1]
+    m = int(rng.integers(1, 60))
+    output = ["sigmoid", "linear"][seed % 2]
+    X = rng.standard_normal((n_x, m)) / np.sqrt(n_x)
+    Y = (
+        (rng.random((1, m)) > 0.5).astype(float)
+        if output == "sigmoid"
+        else rng.standard_normal((1, m))
+    )
+    hidden = ACTS[seed % len(ACTS)]
+    return layers, X, Y, hidden, output
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_gram_equals_direct(seed: int) -> None:
+    layers, X, Y, hidden, output = _case(seed)
+    init = network.init_params(layers, "xavier", network.legacy_rng(seed))
+    kwargs = dict(hidden=hidden, output=output, learning_rate=0.05, iterations=60, log_every=1)
+    direct = train(X, Y, {k: v.copy() for k, v in init.items()}, engine="direct", **kwargs)
+    gram = train(X, Y, {k: v.copy() for k, v in init.items()}, engine="gram", **kwargs)
+    assert (direct.engine, gram.engine) == ("direct", "gram")
+    d_costs = np.array([c for _, c in direct.costs])
+    g_costs = np.array([c for _, c in gram.costs])
+    np.testing.assert_allclose(g_costs, d_costs, rtol=1e-9, atol=0)
+    assert gram.final_cost == pytest.approx(direct.final_cost, rel=1e-9)
+    for key, value in direct.params.items():
+        # Parameters that never moved from 0 (b of a dead unit) compare absolutely.
+        np.testing.assert_allclose(gram.params[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_gram_reproduces_the_course_cat_curve(cat_files) -> None:
+    from dlcli.data import read_course_h5
+
+    X, Y, _, _ = read_course_h5(cat_files[0])
+    layers = [12288, 20, 7, 5, 1]
+    kwargs = dict(
+        hidden="relu", output="sigmoid", learning_rate=0.0075, iterations=200, log_every=100
+    )
+    results = {
+        engine: train(
+            X,
+            Y,
+            network.init_params(layers, "xavier", network.legacy_rng(1)),
+            engine=engine,
+            **kwargs,
+        )
+        for engine in ("direct", "gram")
+    }
+    assert [round(c, 6) for _, c in results["gram"].costs] == [
+        0.771749,
+        0.672053,
+        pytest.approx(0.6, abs=0.1),
+    ]
+    np.testing.assert_allclose(
+        [c for _, c in results["gram"].costs], [c for _, c in results["direct"].costs], rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        results["gram"].params["W1"], results["direct"].params["W1"], rtol=1e-9, atol=1e-15
+    )
+
+
+@pytest.mark.parametrize(
+    ("layers", "m", "expected"),
+    [
+        ([12288, 20, 7, 5, 1], 209, "gram"),  # the cat model: m << n_x
+        ([12288, 1], 209, "gram"),
+        ([2, 4, 1], 400, "direct"),  # the flower: m >> n_x
+        ([100, 20, 1], 10_000, "direct"),
+        # At m = n_x gram still wins: one (n1, m) @ (m, m) product against two of n1 n_x m.
+        ([1000, 20, 1], 1000, "gram"),
+        ([1000, 20, 1], 3000, "direct"),
+    ],
+)
+def test_auto_picks_the_cheaper_engine(layers: list[int], m: int, expected: str) -> None:
+    assert choose_engine(layers, m, 2500) == expected
+
+
+def test_auto_reports_the_engine_it_ran() -> None:
+    X = np.random.default_rng(0).standard_normal((500, 10))
+    Y = np.ones((1, 10))
+    params = network.init_params([500, 3, 1], 0.01, network.legacy_rng(0))
+    result = train(
+        X,
+        Y,
+        params,
+        hidden="tanh",
+        output="sigmoid",
+        learning_rate=0.1,
+        iterations=5,
+        engine="auto",
+    )
+    assert result.engine == "gram"
