@@ -119,6 +119,40 @@ class _Progress:
             )
 
 
+class _StopOnSignal:
+    """While active, SIGINT and SIGTERM ask training to stop at the next iteration boundary
+    (the core then checkpoints) instead of killing it mid-update."""
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.saved: dict[int, object] = {}
+
+    def __enter__(self) -> _StopOnSignal:
+        import signal
+
+        for name in self.SIGNALS:
+            signum = getattr(signal, name)
+            self.saved[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.signum = signum
+
+    def check(self) -> None:
+        if self.signum is not None:
+            from dlcli.train import StopTraining
+
+            raise StopTraining()
+
+
 @app.command()
 def train(
     config: ConfigArg,
@@ -130,6 +164,17 @@ def train(
             show_default=False,
         ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue from the last checkpoint: the run in --out, or the newest run of this config.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the run already in --out instead of making DIR-2."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print only the metrics JSON on stdout.")
@@ -137,16 +182,39 @@ def train(
 ) -> None:
     """Train the network a config describes and write a run directory.
 
-    The run directory holds params.h5, costs.csv, metrics.json, config.yaml and cost.png;
-    <output.dir>/latest points at the newest run.
+    The run directory holds config.yaml, checkpoint.h5, params.h5, costs.csv, metrics.json and
+    cost.png; <output.dir>/latest points at the newest finished run. Ctrl-C or SIGTERM saves a
+    checkpoint and exits 130 / 143; --resume continues from it.
     """
+    from dlcli.train import StopTraining
+
     with user_errors():
         from dlcli.config import load_config
         from dlcli.train import run
 
         cfg = load_config(config, set_ or [])
-        with _Progress(cfg.train.iterations, cfg.train.log_every, quiet) as progress:
-            _, metrics = run(cfg, name=config.stem, out=out, callback=progress)
+        try:
+            with (
+                _StopOnSignal() as stop,
+                _Progress(cfg.train.iterations, cfg.train.log_every, quiet) as progress,
+            ):
+
+                def callback(i: int, cost: float) -> None:
+                    stop.check()
+                    progress(i, cost)
+
+                _, metrics = run(
+                    cfg, name=config.stem, out=out, callback=callback, resume=resume, force=force
+                )
+        except StopTraining as stopped:
+            again = f"dlcli train {config} --out {stopped.run_dir} --resume"
+            typer.secho(
+                f"dlcli: interrupted at iteration {stopped.iteration} of {cfg.train.iterations}; "
+                f"checkpoint saved in {stopped.run_dir}. Resume with: {again}",
+                err=True,
+                fg="yellow",
+            )
+            raise typer.Exit(128 + (stop.signum or 2)) from None
     if json_out:
         typer.echo(json.dumps(metrics))
         return

@@ -85,6 +85,7 @@ class TrainConfig(_Section):
     log_every: PositiveInt = 100
     dtype: Literal["float64", "float32"] = "float64"
     engine: Literal["auto", "direct", "gram"] = "auto"
+    checkpoint_every: Annotated[int, Field(strict=True, ge=0)] = 1000
 
 
 class OutputConfig(_Section):

@@ -22,3 +22,6 @@ class ModelFileError(DlcliError):
 
 class DivergedError(DlcliError):
     kind = "diverged"
+
+    #: The last parameters whose cost was finite (a ``dlcli.train.TrainResult``), if any.
+    last_finite = None

@@ -1,9 +1,10 @@
 """The run directory and the model file.
 
-A run directory holds ``params.h5``, ``costs.csv``, ``metrics.json``, ``config.yaml`` and
-``cost.png``. It is written in a hidden staging directory beside its final place and renamed
-into place whole, so a crash never leaves half a run; an existing run is never overwritten.
-``<parent>/latest`` is a symbolic link to the newest run.
+A run directory holds ``config.yaml`` (written first), ``checkpoint.h5`` (during training),
+then ``params.h5``, ``costs.csv``, ``cost.png`` and, last, ``metrics.json``. Every file is
+written to a temporary name, fsynced and renamed, so a file on disk is always whole; an
+existing run is never overwritten. ``<parent>/latest`` is a symbolic link to the newest
+finished run.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,15 +22,16 @@ import numpy as np
 import yaml
 
 from dlcli import __version__
-from dlcli.errors import ModelFileError
+from dlcli.errors import DlcliError, ModelFileError
 
 if TYPE_CHECKING:
     from dlcli.config import Config
     from dlcli.data import Dataset
-    from dlcli.train import TrainResult
+    from dlcli.train import TrainResult, TrainState
 
 FORMAT_VERSION = 1
 LATEST = "latest"
+CONFIG, CHECKPOINT, PARAMS, METRICS = "config.yaml", "checkpoint.h5", "params.h5", "metrics.json"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -121,9 +124,9 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
     return params, meta
 
 
-def write_costs(path: Path, costs: list[tuple[int, float]]) -> None:
-    lines = ["iteration,cost"] + [f"{i},{c!r}" for i, c in costs]
-    path.write_text("\n".join(lines) + "\n")
+def costs_csv(costs: list[tuple[int, float]]) -> str:
+    """costs.csv's text: a header and one ``iteration,cost`` row each, full precision."""
+    return "\n".join(["iteration,cost"] + [f"{i},{c!r}" for i, c in costs]) + "\n"
 
 
 def plot_costs(path: Path, costs: list[tuple[int, float]], learning_rate: float) -> None:
@@ -138,7 +141,7 @@ def plot_costs(path: Path, costs: list[tuple[int, float]], learning_rate: float)
     ax.set_title(f"Learning rate = {learning_rate:g}")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, format="png")
 
 
 def _free_run_dir(target: Path) -> Path:
@@ -160,58 +163,123 @@ def _point_latest(parent: Path, run_dir: Path) -> None:
 
 
 def latest_run(parent: Path = Path("runs")) -> Path | None:
-    """The newest run directory under ``parent``, or None."""
+    """The newest finished run directory under ``parent``, or None."""
     link = parent / LATEST
     return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
 
 
-@contextlib.contextmanager
-def _staging(parent: Path, name: str) -> Iterator[Path]:
-    staging = parent / f".{name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+def is_run(path: Path) -> bool:
+    """Whether ``path`` is a dlcli run directory (finished or not)."""
+    return path.is_dir() and any((path / f).exists() for f in (CONFIG, CHECKPOINT, PARAMS))
+
+
+def create_run_dir(target: Path, resolved_config: dict[str, Any], *, force: bool = False) -> Path:
+    """Make the run directory and write its ``config.yaml``.
+
+    A ``target`` that already holds a run is left alone and ``target-2``, ``target-3``, ...
+    is made instead; with ``force`` a run there is replaced (never a folder that is not a run).
+    """
+    if force and target.exists():
+        if not is_run(target):
+            raise DlcliError(
+                f"--out {target}: is not a dlcli run directory; --force replaces only runs"
+            )
+        shutil.rmtree(target)
+    run_dir = _free_run_dir(target)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / CONFIG, yaml.safe_dump(resolved_config, sort_keys=False))
+    return run_dir
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file atomically."""
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def model_meta(cfg: Config, dataset: Dataset) -> dict[str, Any]:
+    """What params.h5 carries besides the weights: everything predict needs."""
+    return {
+        "layers": list(cfg.model.layers),
+        "hidden_activation": cfg.model.hidden_activation,
+        "output_activation": cfg.model.output_activation,
+        "preprocessing": dataset.preprocessing,
+        "classes": list(dataset.classes),
+        "config": cfg.to_dict(),
+    }
+
+
+def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None:
+    """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log."""
+    import h5py
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["iteration"] = state.iteration
+            f.attrs["engine"] = state.engine
+            f.attrs["seconds"] = state.seconds
+            f.attrs["data_sha256"] = data_digest
+            for key, value in state.arrays.items():
+                f.create_dataset(f"state/{key}", data=value)
+            f.create_dataset(
+                "cost_iterations", data=np.array([i for i, _ in state.costs], dtype=np.int64)
+            )
+            f.create_dataset(
+                "cost_values", data=np.array([c for _, c in state.costs], dtype=np.float64)
+            )
+
+    atomic_write(run_dir / CHECKPOINT, write)
+
+
+def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
+    """The state saved by :func:`write_checkpoint` and the digest of the data it trained on."""
+    import h5py
+
+    from dlcli.train import TrainState
+
+    path = run_dir / CHECKPOINT
     try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with h5py.File(path, "r") as f:
+            arrays = {key: ds[()] for key, ds in f["state"].items()}
+            costs = list(
+                zip(f["cost_iterations"][()].tolist(), f["cost_values"][()].tolist(), strict=True)
+            )
+            state = TrainState(
+                int(f.attrs["iteration"]),
+                costs,
+                str(f.attrs["engine"]),
+                arrays,
+                float(f.attrs["seconds"]),
+            )
+            return state, str(f.attrs["data_sha256"])
+    except (OSError, KeyError) as exc:
+        raise ModelFileError(f"{path}: cannot be read as a dlcli checkpoint ({exc})") from None
 
 
-def write_run(
-    cfg: Config,
-    dataset: Dataset,
+def find_run_to_resume(parent: Path, name: str) -> Path:
+    """The newest run of ``name`` under ``parent`` (``name``, ``name-2``, ...) with a checkpoint."""
+    candidates = [
+        p for p in parent.glob(f"{name}*") if re.fullmatch(rf"{re.escape(name)}(-\d+)?", p.name)
+    ]
+    with_checkpoint = [p for p in candidates if (p / CHECKPOINT).is_file()]
+    if not with_checkpoint:
+        raise DlcliError(
+            f"--resume: no run of {name} with a {CHECKPOINT} in {parent}/ "
+            f"(looked for {name}, {name}-2, ...); start one without --resume"
+        )
+    return max(with_checkpoint, key=lambda p: (p / CHECKPOINT).stat().st_mtime)
+
+
+def finish_run(
+    run_dir: Path,
+    meta: dict[str, Any],
     result: TrainResult,
     metrics: dict[str, Any],
-    *,
-    name: str,
-    out: Path | None = None,
-) -> Path:
-    """Write a whole run directory and point ``latest`` at it; returns its path.
-
-    ``out`` is the run directory wanted (default ``<output.dir>/<name>``); when it already
-    holds a run, the next free ``out-2``, ``out-3``, ... is used instead.
-    """
-    target = out if out is not None else cfg.output.dir / name
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    run_dir = _free_run_dir(target)
-    metrics["run_dir"] = str(run_dir)
-    resolved = cfg.to_dict()
-    with _staging(parent, run_dir.name) as stage:
-        meta = {
-            "layers": list(cfg.model.layers),
-            "hidden_activation": cfg.model.hidden_activation,
-            "output_activation": cfg.model.output_activation,
-            "preprocessing": dataset.preprocessing,
-            "classes": list(dataset.classes),
-            "config": resolved,
-        }
-        write_params(stage / "params.h5", result.params, meta)
-        write_costs(stage / "costs.csv", result.costs)
-        (stage / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        (stage / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-        plot_costs(stage / "cost.png", result.costs, cfg.train.learning_rate)
-        if run_dir.exists():  # an empty directory the user made for us
-            run_dir.rmdir()
-        os.rename(stage, run_dir)
-    _point_latest(parent, run_dir)
-    return run_dir
+    learning_rate: float,
+) -> None:
+    """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here."""
+    write_params(run_dir / PARAMS, result.params, meta)
+    write_text(run_dir / "costs.csv", costs_csv(result.costs))
+    atomic_write(run_dir / "cost.png", lambda tmp: plot_costs(tmp, result.costs, learning_rate))
+    write_text(run_dir / METRICS, json.dumps(metrics, indent=2) + "\n")
+    _point_latest(run_dir.parent, run_dir)

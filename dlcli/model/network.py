@@ -182,10 +182,12 @@ def backward(
 
 
 def update(params: Params, grads: Params, learning_rate: float) -> Params:
-    """One gradient-descent step, in place: W{l} -= lr * dW{l}, b{l} -= lr * db{l}."""
-    for key, value in params.items():
-        value -= learning_rate * grads[f"d{key}"]
-    return params
+    """One gradient-descent step: W{l} - lr * dW{l}, b{l} - lr * db{l}.
+
+    Returns new arrays and leaves ``params`` as it was, as the course's
+    ``update_parameters`` does; a state taken before a step stays whole.
+    """
+    return {key: value - learning_rate * grads[f"d{key}"] for key, value in params.items()}
 
 
 def predict(
