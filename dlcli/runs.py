@@ -231,6 +231,12 @@ def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None
     atomic_write(run_dir / CHECKPOINT, write)
 
 
+def remove_partial_files(run_dir: Path) -> None:
+    """Delete temporary files a killed process left behind (never a whole file)."""
+    for path in run_dir.glob(".*.tmp-*"):
+        path.unlink(missing_ok=True)
+
+
 def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
     """The state saved by :func:`write_checkpoint` and the digest of the data it trained on."""
     import h5py

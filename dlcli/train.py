@@ -76,7 +76,7 @@ def _first_non_finite(arrays: network.Params, caches: network.Caches) -> str:
         for name, value in ((f"Z{l}", Z), (f"A{l}", A)):
             if not np.all(np.isfinite(value)):
                 return f"layer {l} ({name})"
-    return "the cost only (every Z and A finite; AL saturated against Y)"
+    return "the cost only (every Z and A is finite; the cost itself overflowed)"
 
 
 def choose_engine(layers: list[int], m: int, iterations: int) -> str:
@@ -236,36 +236,38 @@ def train(
             error.last_finite = TrainResult(params, list(costs), last_good[1], elapsed(), engine)
         return error
 
-    for i in range(first, iterations):
-        AL, caches = runner.forward()
-        J = network.cost(caches[-1][1], Y, output)
-        if not np.isfinite(J):
-            raise diverged(J, f"at iteration {i}", caches)
-        if callback is not None:
-            try:
-                callback(i, J)
-            except StopTraining as stop:
-                if checkpoint is not None:
-                    checkpoint(snapshot(i))
-                stop.iteration = i
-                raise
-        if i % log_every == 0 or i == iterations - 1:
-            costs.append((i, J))
-        last_good = (runner.state, J)
-        runner.step(AL, Y, caches, learning_rate)
-        if (
-            checkpoint is not None
-            and checkpoint_every
-            and (i + 1) % checkpoint_every == 0
-            and i + 1 < iterations
-        ):
-            checkpoint(snapshot(i + 1))
-    _, caches = runner.forward()
-    final = network.cost(caches[-1][1], Y, output)
-    if not np.isfinite(final):
-        raise diverged(final, "after the last update", caches)
-    if checkpoint is not None:
-        checkpoint(snapshot(iterations))
+    # Overflow is detected below and reported as divergence, not as NumPy warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(first, iterations):
+            AL, caches = runner.forward()
+            J = network.cost(caches[-1][1], Y, output)
+            if not np.isfinite(J):
+                raise diverged(J, f"at iteration {i}", caches)
+            if callback is not None:
+                try:
+                    callback(i, J)
+                except StopTraining as stop:
+                    if checkpoint is not None:
+                        checkpoint(snapshot(i))
+                    stop.iteration = i
+                    raise
+            if i % log_every == 0 or i == iterations - 1:
+                costs.append((i, J))
+            last_good = (runner.state, J)
+            runner.step(AL, Y, caches, learning_rate)
+            if (
+                checkpoint is not None
+                and checkpoint_every
+                and (i + 1) % checkpoint_every == 0
+                and i + 1 < iterations
+            ):
+                checkpoint(snapshot(i + 1))
+        _, caches = runner.forward()
+        final = network.cost(caches[-1][1], Y, output)
+        if not np.isfinite(final):
+            raise diverged(final, "after the last update", caches)
+        if checkpoint is not None:
+            checkpoint(snapshot(iterations))
     params64 = {k: v.astype(np.float64) for k, v in runner.params(runner.state).items()}
     return TrainResult(params64, costs, final, elapsed(), engine)
 
@@ -340,6 +342,7 @@ def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tupl
             f"--resume: {run_dir} was trained with another config ({'; '.join(changed)}); "
             "resume with the same config, or start a new run without --resume"
         )
+    runs.remove_partial_files(run_dir)
     state, saved_digest = runs.read_checkpoint(run_dir)
     if saved_digest != digest:
         raise ConfigError(
