@@ -151,6 +151,10 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if "'\\t'" in problem:
+            problem += "; indent with spaces, not tabs"
+        elif problem.startswith("duplicate key"):
+            problem += "; each key may appear once in a mapping"
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
 
 
@@ -224,9 +228,11 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _error_message(err: dict[str, Any], source: str) -> str:
+def _error_message(err: dict[str, Any], source: str, overridden: set[str]) -> str:
     loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
     dotted = ".".join(loc) + "".join(f"[{p}]" for p in err["loc"] if isinstance(p, int))
+    # A value that came from the command line is reported as such, not against the file.
+    from_set = any(".".join(loc).startswith(k) for k in overridden)
     if err["type"] == "extra_forbidden":
         model = _section_model(loc[:-1]) or Config
         return f"{source}: {_unknown_key_message(dotted, model)}"
@@ -239,23 +245,37 @@ def _error_message(err: dict[str, Any], source: str) -> str:
         if "input" in err and not isinstance(err["input"], dict)
         else ""
     )
+    if from_set:
+        return f"--set {dotted}: {msg}{found}"
     return f"{source}: {dotted + ': ' if dotted else ''}{msg}{found}"
 
 
-def validate(raw: Any, source: str) -> Config:
-    """Validate a parsed YAML document against the schema."""
+_KINDS = {
+    "list": "a list",
+    "int": "a number",
+    "float": "a number",
+    "str": "a string",
+    "bool": "a boolean",
+}
+
+
+def validate(raw: Any, source: str, overridden: set[str] | None = None) -> Config:
+    """Validate a parsed YAML document against the schema.
+
+    ``overridden`` names the dotted keys set with ``--set``, so their errors say so.
+    """
     if raw is None:
         raise ConfigError(f"{source}: the config is empty; it needs at least data and model.layers")
     if not isinstance(raw, dict):
         raise ConfigError(
-            f"{source}: expected a mapping of sections (data, model, ...), found a {type(raw).__name__}"
+            f"{source}: expected a mapping of sections (data, model, ...), found {_KINDS.get(type(raw).__name__, type(raw).__name__)}"
         )
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         # Of several errors from one union, the most telling is the first; say one line.
-        raise ConfigError(_error_message(errors[0], source)) from None
+        raise ConfigError(_error_message(errors[0], source, overridden or set())) from None
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> Config:
@@ -270,9 +290,11 @@ def load_config(path: Path, overrides: list[str] | None = None) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)") from None
     raw = parse_yaml(text, source)
+    overridden: set[str] = set()
     if overrides:
         if raw is None:
             raw = {}
         if isinstance(raw, dict):
             raw = apply_overrides(raw, overrides)
-    return validate(raw, source)
+            overridden = {item.partition("=")[0].strip() for item in overrides}
+    return validate(raw, source, overridden)

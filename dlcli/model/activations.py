@@ -13,8 +13,9 @@ LEAKY_SLOPE = 0.01
 
 
 def sigmoid(Z: np.ndarray) -> np.ndarray:
-    # exp(-Z) overflows to inf for Z < -709; 1 / inf = 0 is the right limit.
-    with np.errstate(over="ignore"):
+    # exp(-Z) overflows to inf for Z < -709; 1 / inf = 0 is the right limit. For large Z it
+    # underflows to 0 (or a subnormal) and 1 / (1 + 0) = 1 is the right limit too.
+    with np.errstate(over="ignore", under="ignore"):
         return 1.0 / (1.0 + np.exp(-Z))
 
 
