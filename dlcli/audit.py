@@ -1,0 +1,359 @@
+"""The shape audit behind ``dlcli train --dry-run``: the course's "getting your matrix
+dimensions right", worked out for a config and its data without training.
+
+For every layer l = 1..L it lists the shapes of ``W{l}``, ``b{l}``, ``Z{l}``, ``A{l}``,
+``dZ{l}``, ``dW{l}`` and ``db{l}``, then the parameter count, the floating-point operations
+and the memory of one iteration, and whether the data fit the network's two ends. The
+memory figure is the one :func:`dlcli.train.initial_params` checks against free memory, and
+the data check is the one it raises, so the audit and training cannot disagree.
+Nothing here prints; the CLI renders an :class:`Audit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from dlcli.config import Config
+
+Shape = tuple[int, int]
+
+FLOPS_COUNTED = (
+    "FLOPs count the matrix products only, 2*n[l]*n[l-1]*m each (one multiply and one add "
+    "per term): forward Z[l] = W[l] A[l-1] for l = 1..L; backward dW[l] = dZ[l] A[l-1].T for "
+    "l = 1..L and dA[l-1] = W[l].T dZ[l] for l = 2..L (dA[0] is never computed). Bias adds, "
+    "activations and their derivatives, db sums, the cost and the update grow as "
+    "m*sum(n[l]) or as the parameter count and are left out."
+)
+GRAM_COUNTED = (
+    "The gram engine (chosen by train.engine auto when cheaper) keeps W1 = W1_0 + C X.T: each "
+    "iteration forms Z1 as C K (2*n[1]*m*m) instead of W1 X and skips dZ1 X.T, after "
+    "K = X.T X (2*m*m*n[0]) and W1_0 X (2*n[1]*n[0]*m) once, and W1 itself (2*n[1]*n[0]*m) at "
+    "the end."
+)
+MEMORY_COUNTED = (
+    "Memory counts X (n[0], m), Y (n[L], m), the parameters, their gradients, and Z[l], A[l] "
+    "and dZ[l] (n[l], m) for l = 1..L, in the configured dtype; NumPy's short-lived "
+    "temporaries come on top, and the gram engine adds K (m, m) and two (n[1], m) arrays."
+)
+
+
+@dataclass(frozen=True)
+class LayerShapes:
+    """The arrays of layer l in one iteration; columns are examples.
+
+    l : layer index, 1..L
+    activation : g[l], the hidden activation for l < L and the output one for l = L
+    W, dW : (n[l], n[l-1])
+    b, db : (n[l], 1)
+    Z, A, dZ : (n[l], m)
+    """
+
+    l: int
+    activation: str
+    W: Shape
+    b: Shape
+    Z: Shape
+    A: Shape
+    dZ: Shape
+    dW: Shape
+    db: Shape
+
+
+@dataclass(frozen=True)
+class Flops:
+    """Floating-point operations of one iteration's matrix products (see ``FLOPS_COUNTED``)."""
+
+    forward: int
+    backward: int
+
+    @property
+    def total(self) -> int:
+        return self.forward + self.backward
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Bytes one iteration holds (see ``MEMORY_COUNTED``)."""
+
+    X: int
+    Y: int
+    params: int
+    grads: int
+    caches: int
+
+    @property
+    def total(self) -> int:
+        return self.X + self.Y + self.params + self.grads + self.caches
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Everything ``--dry-run`` reports.
+
+    layers : model.layers as configured, [n[0], ..., n[L]]
+    X : shape of the data's X, (n_x, m)
+    Y : shape of the data's Y, (n_y, m)
+    dtype : the configured float dtype
+    rows : one :class:`LayerShapes` per layer l = 1..L, from ``layers`` and m
+    parameters : number of weights and biases
+    flops, memory : per iteration; ``flops`` of the course's algorithm (engine "direct")
+    engine : the engine training would use, "direct" or "gram"
+    gram_flops : per iteration with the gram engine, and ``gram_setup_flops`` once
+    mismatch : None when the data fit ``layers``, else the one-line error naming the fix
+    """
+
+    layers: list[int]
+    X: Shape
+    Y: Shape
+    dtype: str
+    rows: list[LayerShapes]
+    parameters: int
+    flops: Flops
+    memory: Memory
+    mismatch: str | None
+    engine: str = "direct"
+    gram_flops: Flops | None = None
+    gram_setup_flops: int = 0
+
+    @property
+    def m(self) -> int:
+        return self.X[1]
+
+    @property
+    def data_match(self) -> bool:
+        return self.mismatch is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The audit as JSON-able values (shapes as lists)."""
+        return {
+            "layers": list(self.layers),
+            "m": self.m,
+            "X": list(self.X),
+            "Y": list(self.Y),
+            "dtype": self.dtype,
+            "engine": self.engine,
+            "data_match": self.data_match,
+            "mismatch": self.mismatch,
+            "shapes": [
+                {
+                    "layer": row.l,
+                    "activation": row.activation,
+                    **{
+                        name: list(getattr(row, name))
+                        for name in ("W", "b", "Z", "A", "dZ", "dW", "db")
+                    },
+                }
+                for row in self.rows
+            ],
+            "parameters": self.parameters,
+            "flops": {
+                "forward": self.flops.forward,
+                "backward": self.flops.backward,
+                "total": self.flops.total,
+                "counted": FLOPS_COUNTED,
+            },
+            "gram_flops": None
+            if self.gram_flops is None
+            else {
+                "forward": self.gram_flops.forward,
+                "backward": self.gram_flops.backward,
+                "total": self.gram_flops.total,
+                "setup": self.gram_setup_flops,
+                "counted": GRAM_COUNTED,
+            },
+            "memory_bytes": {
+                "X": self.memory.X,
+                "Y": self.memory.Y,
+                "params": self.memory.params,
+                "grads": self.memory.grads,
+                "caches": self.memory.caches,
+                "total": self.memory.total,
+                "counted": MEMORY_COUNTED,
+            },
+        }
+
+
+def parameter_count(layers: Sequence[int]) -> int:
+    """Number of weights and biases: sum over l of n[l] * n[l-1] + n[l]."""
+    return sum(layers[l] * (layers[l - 1] + 1) for l in range(1, len(layers)))
+
+
+def flops(layers: Sequence[int], m: int) -> Flops:
+    """Floating-point operations of one iteration's matrix products.
+
+    Parameters
+    ----------
+    layers : sequence of int, [n[0], ..., n[L]]
+    m : number of examples
+
+    Returns
+    -------
+    Flops
+        forward: sum over l = 1..L of 2 n[l] n[l-1] m (``W[l] @ A[l-1]``);
+        backward: the same sum for ``dZ[l] @ A[l-1].T``, plus the sum over l = 2..L for
+        ``W[l].T @ dZ[l]``.
+    """
+    products = [2 * layers[l] * layers[l - 1] * m for l in range(1, len(layers))]
+    return Flops(forward=sum(products), backward=sum(products) + sum(products[1:]))
+
+
+def gram_flops(layers: Sequence[int], m: int) -> tuple[Flops, int]:
+    """Floating-point operations of the gram engine's matrix products (see ``GRAM_COUNTED``).
+
+    Parameters
+    ----------
+    layers : sequence of int, [n[0], ..., n[L]]
+    m : number of examples
+
+    Returns
+    -------
+    per_iteration : :func:`flops` with ``W1 @ X`` replaced by ``C @ K`` (2 n[1] m m) and
+        ``dZ1 @ X.T`` left out
+    setup : 2 m m n[0] for K = X.T @ X, plus 2 n[1] n[0] m twice (W1_0 @ X, and W1 at the end)
+    """
+    direct = flops(layers, m)
+    layer1 = 2 * layers[1] * layers[0] * m
+    per_iteration = Flops(
+        forward=direct.forward - layer1 + 2 * layers[1] * m * m,
+        backward=direct.backward - layer1,
+    )
+    return per_iteration, 2 * m * m * layers[0] + 2 * layer1
+
+
+def memory(layers: Sequence[int], m: int, itemsize: int) -> Memory:
+    """Bytes one iteration of training holds; the single estimate dlcli uses.
+
+    Parameters
+    ----------
+    layers : sequence of int, [n[0], ..., n[L]]
+    m : number of examples
+    itemsize : bytes per float (8 for float64, 4 for float32)
+
+    Returns
+    -------
+    Memory
+        X (n[0], m), Y (n[L], m), params and grads (one value per parameter each), and
+        caches: Z[l], A[l], dZ[l] (n[l], m) for l = 1..L.
+    """
+    n_params = parameter_count(layers)
+    return Memory(
+        X=itemsize * layers[0] * m,
+        Y=itemsize * layers[-1] * m,
+        params=itemsize * n_params,
+        grads=itemsize * n_params,
+        caches=itemsize * 3 * m * sum(layers[1:]),
+    )
+
+
+def data_mismatch(layers: Sequence[int], n_x: int, n_y: int = 1) -> str | None:
+    """The one-line error when the data do not fit the network's ends, else None.
+
+    Parameters
+    ----------
+    layers : sequence of int, model.layers [n[0], ..., n[L]]
+    n_x : rows of X (n_x, m), features per example
+    n_y : rows of Y (n_y, m), labels per example
+    """
+    if layers[0] != n_x:
+        return (
+            f"model.layers[0]: is {layers[0]} but the data have n_x = {n_x} features per example; "
+            f"set model.layers[0] to {n_x}"
+        )
+    if layers[-1] != n_y:
+        return (
+            f"model.layers[-1]: is {layers[-1]} but the labels Y have n_y = {n_y} "
+            f"row{'s' if n_y != 1 else ''}; set the last entry of model.layers to {n_y}"
+        )
+    return None
+
+
+def audit(
+    layers: Sequence[int],
+    X_shape: Shape,
+    Y_shape: Shape,
+    hidden: str,
+    output: str,
+    dtype: str = "float64",
+    engine: str = "direct",
+) -> Audit:
+    """The audit of a network of ``layers`` trained on data of the given shapes.
+
+    Parameters
+    ----------
+    layers : sequence of int, [n[0], ..., n[L]]
+    X_shape : (n_x, m), the data's X
+    Y_shape : (n_y, m), the data's Y
+    hidden, output : activation names of layers 1..L-1 and of layer L
+    dtype : "float64" or "float32"
+    engine : "direct" or "gram", the engine training would use
+
+    Returns
+    -------
+    Audit
+        Shapes follow ``layers`` even when the data do not; ``mismatch`` then says so.
+    """
+    layers = [int(n) for n in layers]
+    m = int(X_shape[1])
+    L = len(layers) - 1
+    gram = gram_flops(layers, m) if engine == "gram" else (None, 0)
+    rows = [
+        LayerShapes(
+            l=l,
+            activation=hidden if l < L else output,
+            W=(layers[l], layers[l - 1]),
+            b=(layers[l], 1),
+            Z=(layers[l], m),
+            A=(layers[l], m),
+            dZ=(layers[l], m),
+            dW=(layers[l], layers[l - 1]),
+            db=(layers[l], 1),
+        )
+        for l in range(1, L + 1)
+    ]
+    return Audit(
+        layers=layers,
+        X=(int(X_shape[0]), m),
+        Y=(int(Y_shape[0]), int(Y_shape[1])),
+        dtype=dtype,
+        rows=rows,
+        parameters=parameter_count(layers),
+        flops=flops(layers, m),
+        memory=memory(layers, m, np.dtype(dtype).itemsize),
+        mismatch=data_mismatch(layers, int(X_shape[0]), int(Y_shape[0])),
+        engine=engine,
+        gram_flops=gram[0],
+        gram_setup_flops=gram[1],
+    )
+
+
+def audit_config(cfg: Config) -> Audit:
+    """Load the data a config names (to know n_x and m) and audit its network.
+
+    Raises
+    ------
+    DataError
+        When the data cannot be loaded; a shape mismatch is not raised but reported in
+        ``Audit.mismatch``.
+    """
+    from dlcli import data as data_mod
+    from dlcli.train import choose_engine
+
+    dataset = data_mod.load(cfg.data)
+    layers, m = list(cfg.model.layers), dataset.X_train.shape[1]
+    engine = cfg.train.engine
+    if engine == "auto":
+        engine = choose_engine(layers, m, cfg.train.iterations)
+    return audit(
+        layers,
+        dataset.X_train.shape,
+        dataset.Y_train.shape,
+        cfg.model.hidden_activation,
+        cfg.model.output_activation,
+        cfg.train.dtype,
+        engine,
+    )
