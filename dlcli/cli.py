@@ -378,7 +378,7 @@ def gradcheck(
     examples: Annotated[
         int | None,
         typer.Option(
-            help="Training examples drawn at random for the check, at most all.  [default: 8]",
+            help="Training examples drawn at random for the check, at most all (default 8).",
             show_default=False,
         ),
     ] = None,
@@ -386,7 +386,7 @@ def gradcheck(
         int | None,
         typer.Option(
             help="Coordinates checked per tensor, a random sample where a tensor has more; "
-            "smaller tensors are checked whole.  [default: 100]",
+            "smaller tensors are checked whole (default 100).",
             show_default=False,
         ),
     ] = None,
