@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -112,6 +112,12 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+    def start(self, total: int) -> None:
+        """The iteration count, once the data are loaded (``train.epochs`` depends on m)."""
+        self.total = total
+        if self.bar is not None:
+            self.bar.update(self.task, total=total)
 
     def __call__(self, i: int, cost: float) -> None:
         if self.bar is not None:
@@ -223,12 +229,18 @@ def train(
                     progress(i, cost)
 
                 _, metrics = run(
-                    cfg, name=config.stem, out=out, callback=callback, resume=resume, force=force
+                    cfg,
+                    name=config.stem,
+                    out=out,
+                    callback=callback,
+                    resume=resume,
+                    force=force,
+                    on_start=progress.start,
                 )
         except StopTraining as stopped:
             again = f"dlcli train {config} --out {stopped.run_dir} --resume"
             typer.secho(
-                f"dlcli: interrupted at iteration {stopped.iteration} of {cfg.train.iterations}; "
+                f"dlcli: interrupted at iteration {stopped.iteration} of {stopped.total}; "
                 f"checkpoint saved in {stopped.run_dir}. Resume with: {again}",
                 err=True,
                 fg="yellow",
@@ -598,6 +610,445 @@ def _print_battery(cases: list[BatteryCase]) -> None:
     else:
         summary = Text(f"PASS: all {len(cases)} cases ({threshold})", style="bold green")
     _print_tables(header, table, summary)
+
+
+# ---------------------------------------------------------------- predict, evaluate, data
+
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        help="A run directory (or its params.h5, or a folder with a 'latest' link); default: "
+        "runs/latest, the newest run of dlcli train here.",
+        show_default=False,
+    ),
+]
+ThresholdOpt = Annotated[
+    float,
+    typer.Option(
+        help="Predict the model's second class (e.g. cat) when its probability is above this."
+    ),
+]
+FitOpt = Annotated[
+    Literal["stretch", "crop"],
+    typer.Option(
+        help="How a picture meets the target size: stretch (resize, as the course) or crop "
+        "(centre-crop to the target's aspect ratio first). Bicubic filter either way.",
+    ),
+]
+
+
+class _Counter:
+    """A Rich progress bar on stderr while many files are read, on a terminal only."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.bar, self.task = label, None, None
+
+    def __enter__(self) -> _Counter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if total < 20 or not sys.stderr.isatty():
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(
+                TextColumn(self.label),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),
+            )
+            self.task = self.bar.add_task(self.label, total=total)
+            self.bar.start()
+        self.bar.update(self.task, completed=done)
+
+
+@app.command()
+def predict(
+    pictures: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Pictures, or directories searched recursively for them.",
+            metavar="IMAGE_OR_DIR",
+            show_default=False,
+        ),
+    ],
+    model: ModelOpt = None,
+    threshold: ThresholdOpt = 0.5,
+    fit: FitOpt = "stretch",
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print only JSON on stdout: a list of {"path", "label", "probability", "error"} '
+            '({"path", "value", "error"} for a linear-output model).',
+        ),
+    ] = False,
+) -> None:
+    """Classify pictures: one row per picture with its label and that label's probability.
+
+    Reads PNG, JPEG, GIF (first frame), BMP, TIFF (first page), WebP and PPM/PGM of any size and
+    mode (grey, palette, RGBA composited on white, CMYK, 16-bit), upright by their EXIF
+    orientation, resized to the model's input with a bicubic filter, flattened and divided by
+    255 as in training. Only the model file is read; no config or data set is needed. A file
+    that cannot be read gets a row with its error, the others are still predicted, and the
+    exit code is 1.
+    """
+    with user_errors():
+        from dlcli.predict import load_model, predict_pictures
+
+        loaded = load_model(model)
+        with _Counter("reading pictures") as counter:
+            rows = predict_pictures(
+                loaded, pictures, threshold=threshold, fit=fit, progress=counter
+            )
+    failed = sum(row.error is not None for row in rows)
+    if json_out:
+        typer.echo(json.dumps([row.to_dict() for row in rows]))
+    else:
+        _print_predictions(rows, loaded.output, failed)
+    if failed:
+        typer.secho(
+            f"dlcli: {failed} of {len(rows)} could not be read as pictures", err=True, fg="red"
+        )
+        raise typer.Exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _print_predictions(rows: list, output: str, failed: int) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table()
+    table.add_column("path", overflow="fold")
+    if output == "linear":
+        table.add_column("value", justify="right")
+    else:
+        table.add_column("label")
+        table.add_column("probability", justify="right")
+    if failed:
+        table.add_column("error", overflow="fold")
+    for row in rows:
+        if row.error is not None:
+            blank = [] if output == "linear" else [""]
+            error = [Text("error", style="bold red"), *blank, Text(row.error, style="red")]
+            table.add_row(row.path, *error)
+        elif output == "linear":
+            table.add_row(row.path, f"{row.value:.6g}", *([""] if failed else []))
+        else:
+            table.add_row(row.path, row.label, f"{row.probability:.4f}", *([""] if failed else []))
+    _print_tables(table)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Course-layout HDF5 files, evaluated together as one set; default: the "
+            "model's own test set (data.test of the config it was trained with).",
+            metavar="DATA.h5",
+            show_default=False,
+        ),
+    ] = None,
+    model: ModelOpt = None,
+    threshold: ThresholdOpt = 0.5,
+    mislabeled: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the course's 'mislabeled images' grid to this PNG: each wrongly "
+            "classified picture with its predicted label and probability and its true label.",
+            metavar="FILE.png",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print only JSON on stdout: an object with accuracy, precision, recall, f1, "
+            "confusion_matrix, log_loss, examples (mse, mae, r2, examples for a linear output).",
+        ),
+    ] = False,
+) -> None:
+    """Measure a trained model on a data set (by default its own test set).
+
+    Shows accuracy, precision, recall and F1 of the second class (e.g. cat), the confusion
+    matrix, log-loss and the example count; mean squared error, mean absolute error and R^2
+    for a linear-output model.
+    """
+    with user_errors():
+        from dlcli.predict import default_data, evaluate_files, load_model, mislabeled_grid
+
+        loaded = load_model(model)
+        if data:
+            evaluation = evaluate_files(loaded, data, threshold=threshold)
+        else:
+            evaluation = evaluate_files(
+                loaded, default_data(loaded), threshold=threshold, key="data.test"
+            )
+        if mislabeled is not None:
+            mislabeled_grid(evaluation, loaded, mislabeled, threshold)
+    metrics = evaluation.metrics
+    if json_out:
+        typer.echo(json.dumps(metrics))
+        return
+    _print_evaluation(metrics, mislabeled)
+
+
+def _print_evaluation(metrics: dict, mislabeled: Path | None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    header = Text(f"{metrics['model']} on {', '.join(metrics['data'])}")
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    items: list[object] = [header, table]
+    if "accuracy" in metrics:
+        (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+        negative, positive = metrics["classes"]
+        table.add_row("examples", str(metrics["examples"]))
+        table.add_row(
+            "accuracy", f"{100 * metrics['accuracy']:.2f} % ({tp + tn}/{metrics['examples']})"
+        )
+        table.add_row(f"precision ({positive})", f"{metrics['precision']:.4f}")
+        table.add_row(f"recall ({positive})", f"{metrics['recall']:.4f}")
+        table.add_row(f"f1 ({positive})", f"{metrics['f1']:.4f}")
+        table.add_row("log_loss", f"{metrics['log_loss']:.6f}")
+        table.add_row("threshold", f"{metrics['threshold']:g}")
+        items.append(Text("confusion matrix (rows: true class, columns: predicted class)"))
+        confusion = Table()
+        confusion.add_column("")
+        confusion.add_column(f"predicted {negative}", justify="right")
+        confusion.add_column(f"predicted {positive}", justify="right")
+        confusion.add_row(f"true {negative}", str(tn), str(fp))
+        confusion.add_row(f"true {positive}", str(fn), str(tp))
+        items.append(confusion)
+        if mislabeled is not None:
+            items.append(Text(f"{fp + fn} mislabeled pictures drawn in {mislabeled}"))
+    else:
+        table.add_row("examples", str(metrics["examples"]))
+        table.add_row("mse", f"{metrics['mse']:.6g}")
+        table.add_row("mae", f"{metrics['mae']:.6g}")
+        table.add_row("r2", f"{metrics['r2']:.6f}")
+    _print_tables(*items)
+
+
+data_app = typer.Typer(
+    help="Make and inspect data sets in the course's HDF5 layout.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_app, name="data")
+
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace output files that exist.")]
+
+
+@data_app.command("images")
+def data_images(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="A folder with one subfolder of pictures per class, e.g. cat/ and non-cat/.",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="NAME.h5: writes train_NAME.h5 and test_NAME.h5 beside it, as the course's files.",
+            metavar="FILE.h5",
+            show_default=False,
+        ),
+    ],
+    size: Annotated[int, typer.Option(help="Pictures become size x size x 3 pixels.")] = 64,
+    test_fraction: Annotated[
+        float,
+        typer.Option(help="Share of each class put in the test file; 0 writes no test file."),
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seeds the train/test split and the shuffle.")] = 1,
+    classes: Annotated[
+        str | None,
+        typer.Option(
+            help="NEG,POS: the subfolders for labels 0 and 1. Default: the two subfolders, a "
+            "non-X beside X as label 0 (as the course's non-cat, cat), else alphabetical.",
+            metavar="NEG,POS",
+            show_default=False,
+        ),
+    ] = None,
+    fit: FitOpt = "stretch",
+    force: ForceOpt = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only JSON on stdout: files, counts, skipped.")
+    ] = False,
+) -> None:
+    """Turn a folder of your own pictures into course-layout train and test HDF5 files.
+
+    dlcli train then learns from them with no code. Every picture under each class subfolder (recursively) is read as predict reads it and
+    resized to --size; each class is split into train and test by --test-fraction (stratified,
+    seeded). A picture that cannot be read is skipped and listed on stderr.
+    """
+    with user_errors():
+        from dlcli.datasets import (
+            build_from_folders,
+            check_writable,
+            output_paths,
+            write_folder_dataset,
+        )
+
+        train_path, test_path = output_paths(out, test_fraction > 0)
+        check_writable([p for p in (train_path, test_path) if p is not None], force)
+        with _Counter("reading pictures") as counter:
+            built = build_from_folders(
+                directory,
+                size=size,
+                test_fraction=test_fraction,
+                seed=seed,
+                fit=fit,
+                classes=None if classes is None else [c.strip() for c in classes.split(",")],
+                progress=counter,
+            )
+        attrs = {"source": str(directory), "size": size, "fit": fit, "seed": seed}
+        attrs["test_fraction"] = test_fraction
+        written = write_folder_dataset(built, out, attrs)
+    for path, reason in built.skipped:
+        typer.secho(f"dlcli: skipped {path}: {reason}", err=True, fg="yellow")
+    splits = [("train", built.train), ("test", built.test)]
+    report = {
+        "files": [str(p) for p in written],
+        "classes": list(built.classes),
+        "counts": {
+            name: [int((split.y == 0).sum()), int((split.y == 1).sum())]
+            for name, split in splits
+            if split is not None
+        },
+        "example_shape": [size, size, 3],
+        "skipped": [{"path": p, "error": r} for p, r in built.skipped],
+    }
+    if json_out:
+        typer.echo(json.dumps(report))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{directory}: {size}x{size}x3 uint8 pictures")
+    table.add_column("file")
+    for label, name in enumerate(built.classes):
+        table.add_column(f"{name} ({label})", justify="right")
+    table.add_column("total", justify="right")
+    for name, path in zip(report["counts"], written, strict=True):
+        n0, n1 = report["counts"][name]
+        table.add_row(str(path), str(n0), str(n1), str(n0 + n1))
+    test = f" --set data.test={written[1]}" if len(written) > 1 else ""
+    layers = f" --set model.layers=[{size * size * 3},7,1]" if size != 64 else ""
+    hint = Text(
+        f"Train on them: dlcli train configs/cat_2layer.yaml --set data.train={written[0]}{test}{layers}"
+    )
+    items: list[object] = [table, hint]
+    if built.skipped:
+        items.insert(
+            1,
+            Text(
+                f"{_count(len(built.skipped), 'picture')} skipped (listed on stderr)",
+                style="yellow",
+            ),
+        )
+    _print_tables(*items)
+
+
+@data_app.command("info")
+def data_info(
+    file: Annotated[
+        Path,
+        typer.Argument(help="A course-layout HDF5 file.", metavar="FILE.h5", show_default=False),
+    ],
+    grid: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a PNG grid of the first --count pictures with their labels (a scatter "
+            "plot for two features).",
+            metavar="FILE.png",
+            show_default=False,
+        ),
+    ] = None,
+    count: Annotated[int, typer.Option(help="Pictures in the --grid.")] = 25,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")] = False,
+) -> None:
+    """Show a data set: shapes, dtypes, classes and their balance; --grid draws thumbnails."""
+    with user_errors():
+        from dlcli.datasets import describe, write_thumbnails
+
+        if count < 1:
+            raise DlcliError(f"--count: must be at least 1, found {count}")
+        info = describe(file)
+        if grid is not None:
+            info["grid"] = str(grid)
+            info["grid_examples"] = write_thumbnails(file, grid, count)
+    if json_out:
+        typer.echo(json.dumps(info))
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    datasets = Table()
+    for name in ("dataset", "shape", "dtype"):
+        datasets.add_column(name)
+    for d in info["datasets"]:
+        datasets.add_row(d["name"], str(tuple(d["shape"])), d["dtype"])
+    summary = Text(
+        f"{info['examples']} examples of shape {tuple(info['example_shape'])}: {info['kind']}, "
+        f"{info['dtype']}, values {info['min']:g} to {info['max']:g}"
+    )
+    balance = Table()
+    for name in ("label", "class", "examples", "share"):
+        balance.add_column(name, justify="left" if name == "class" else "right")
+    for label, (name, n, share) in enumerate(
+        zip(info["classes"], info["class_counts"], info["class_fractions"], strict=True)
+    ):
+        balance.add_row(str(label), name, str(n), f"{100 * share:.1f} %")
+    items: list[object] = [Text(str(file)), datasets, summary, balance]
+    if grid is not None:
+        items.append(Text(f"wrote {grid} ({info['grid_examples']} examples)"))
+    _print_tables(*items)
+
+
+@data_app.command("flower")
+def data_flower(
+    out: Annotated[
+        Path, typer.Option(help="The HDF5 file to write.", metavar="FILE.h5", show_default=False)
+    ],
+    examples: Annotated[int, typer.Option(help="Examples, half per class (even).")] = 400,
+    seed: Annotated[
+        int, typer.Option(help="The legacy RandomState seed, as data.generate.seed.")
+    ] = 1,
+    force: ForceOpt = False,
+) -> None:
+    """Write the course's planar flower set (what data.generate makes) as an HDF5 file.
+
+    The file holds train_set_x float64 (m, 2) features, train_set_y int64 (m,) labels and
+    list_classes (red, blue); data.train reads it back.
+    """
+    with user_errors():
+        from dlcli.datasets import check_writable, write_flower
+
+        check_writable([out], force)
+        write_flower(out, examples, seed)
+    typer.echo(
+        f"wrote {out}: {examples} examples of 2 float64 features, classes red (0) and blue (1), "
+        f"{examples // 2} each\n"
+        f"Train on it: dlcli train configs/flower.yaml --set data.generate=null --set data.train={out}"
+    )
 
 
 def main() -> None:

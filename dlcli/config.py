@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import reprlib
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -47,6 +50,9 @@ class DataConfig(_Section):
     train: Path | None = None
     test: Path | None = None
     generate: GenerateConfig | None = None
+    validation: Path | None = None
+    validation_fraction: Annotated[float, Field(strict=True, ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    split_seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -54,13 +60,53 @@ class DataConfig(_Section):
             raise ValueError("give exactly one of data.train (a course HDF5 file) or data.generate")
         if self.test is not None and self.train is None:
             raise ValueError("data.test goes with data.train, not with data.generate")
+        if self.validation is not None and self.validation_fraction:
+            raise ValueError("give data.validation (a file) or data.validation_fraction, not both")
         return self
+
+
+def _is_keep_prob(value: Any) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and 0 < value <= 1
 
 
 class ModelConfig(_Section):
     layers: Annotated[list[PositiveInt], Field(min_length=2, max_length=100)]
     hidden_activation: Activation = "relu"
-    output_activation: Literal["sigmoid", "linear"] = "sigmoid"
+    output_activation: Literal["sigmoid", "linear", "softmax"] = "sigmoid"
+    keep_prob: float | list[float] = 1.0
+
+    # A "before" validator, not a union of constrained types: pydantic would name the union's
+    # member ("model.keep_prob.constrained-float") and its first error, not the key.
+    @field_validator("keep_prob", mode="before")
+    @classmethod
+    def _keep_prob_per_hidden_layer(cls, value: Any, info: ValidationInfo) -> float | list[float]:
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(_is_keep_prob(v) for v in values):
+            raise ValueError(
+                "must be a keep probability in (0, 1] (1 keeps every unit) or a list of them, "
+                "one per hidden layer"
+            )
+        layers = info.data.get("layers")
+        if layers is None:  # refused already; its own error is the one reported
+            return value
+        hidden = len(layers) - 2
+        if hidden == 0 and any(v < 1 for v in values):
+            raise ValueError(
+                f"dropout applies to hidden layers and model.layers {layers} has none; "
+                "leave model.keep_prob at 1"
+            )
+        if isinstance(value, list) and len(value) != hidden:
+            raise ValueError(
+                f"give one value or one per hidden layer ({hidden} for layers {layers})"
+            )
+        return [float(v) for v in value] if isinstance(value, list) else float(value)
+
+    def keep_probs(self) -> tuple[float, ...]:
+        """One keep probability per hidden layer, () when there is no dropout."""
+        hidden = len(self.layers) - 2
+        probs = self.keep_prob if isinstance(self.keep_prob, list) else [self.keep_prob] * hidden
+        return tuple(probs) if any(p < 1 for p in probs) else ()
 
 
 class InitConfig(_Section):
@@ -79,6 +125,15 @@ class InitConfig(_Section):
         raise ValueError("must be a number >= 0 (0 gives zeros), 'xavier' or 'he'")
 
 
+Fraction = Annotated[float, Field(strict=True, ge=0, lt=1, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+
+
+class EarlyStoppingConfig(_Section):
+    patience: PositiveInt = 10
+    restore_best: bool = True
+
+
 class TrainConfig(_Section):
     learning_rate: PositiveFloat = 0.0075
     iterations: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] = 2500
@@ -86,6 +141,18 @@ class TrainConfig(_Section):
     dtype: Literal["float64", "float32"] = "float64"
     engine: Literal["auto", "direct", "gram"] = "auto"
     checkpoint_every: Annotated[int, Field(strict=True, ge=0)] = 1000
+    epochs: Annotated[int, Field(strict=True, ge=1, le=100_000_000)] | None = None
+    batch_size: PositiveInt | None = None
+    optimizer: Literal["gd", "momentum", "adam"] = "gd"
+    beta: Fraction = 0.9
+    beta1: Fraction = 0.9
+    beta2: Fraction = 0.999
+    epsilon: PositiveFloat = 1e-8
+    lr_decay: NonNegative = 0.0
+    lr_decay_every: PositiveInt = 1
+    l2: NonNegative = 0.0
+    seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
+    early_stopping: EarlyStoppingConfig | None = None
 
 
 class OutputConfig(_Section):
@@ -98,6 +165,17 @@ class Config(_Section):
     init: InitConfig = InitConfig()
     train: TrainConfig = TrainConfig()
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _early_stopping_needs_validation(self) -> Config:
+        if self.train.early_stopping is not None and not (
+            self.data.validation or self.data.validation_fraction
+        ):
+            raise ValueError(
+                "train.early_stopping watches the validation cost: set data.validation_fraction "
+                "(e.g. 0.2) or data.validation (a file)"
+            )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain YAML-able values (paths as strings, ``from`` by name)."""
@@ -133,6 +211,8 @@ def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode) -> dict
     seen: dict[Any, yaml.Node] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if not isinstance(key, Hashable):  # construct_mapping names it: "found unhashable key"
+            continue
         if key in seen:
             mark = key_node.start_mark
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
@@ -147,6 +227,18 @@ def parse_yaml(text: str, source: str) -> Any:
     """Parse YAML text safely; a syntax error names the source, line and column."""
     try:
         return yaml.load(text, Loader=_Loader)
+    except (ValueError, OverflowError) as exc:
+        # A constructor refusing a scalar: an int of 5000 digits, a date such as 2001-13-45.
+        reason = str(exc).split(";")[0]
+        raise ConfigError(
+            f"{source}: not valid YAML: a value cannot be read ({reason}); "
+            "allowed are numbers, strings, lists and mappings"
+        ) from None
+    except RecursionError:  # PyYAML composes nested nodes recursively: [[[[... a thousand deep
+        raise ConfigError(
+            f"{source}: not valid YAML: lists or mappings nested too deeply to read; "
+            "a dlcli config is at most 3 levels deep (data.generate.examples)"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -155,6 +247,12 @@ def parse_yaml(text: str, source: str) -> Any:
             problem += "; indent with spaces, not tabs"
         elif problem.startswith("duplicate key"):
             problem += "; each key may appear once in a mapping"
+        elif problem.startswith("expected <block end>"):
+            problem += "; the keys of one mapping must start in the same column"
+        elif problem == "found unhashable key":
+            problem += "; keys are plain names such as train or learning_rate"
+        elif problem.startswith("could not determine a constructor"):
+            problem += "; only plain YAML is allowed (no tags that build objects)"
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
 
 
@@ -193,14 +291,23 @@ def _unknown_key_message(dotted: str, model: type[BaseModel]) -> str:
     return f"{dotted}: unknown key; allowed here: {', '.join(allowed)}{hint}"
 
 
+def _shown(key: str) -> str:
+    """A key as a message shows it: quoted when it is empty, padded or holds a line break,
+    so the message stays one line and says exactly what was written."""
+    return key if key.isprintable() and key.strip() == key and key else repr(key)
+
+
 def _check_path(dotted: str) -> list[str]:
     parts = dotted.split(".")
+    shown = [_shown(part) for part in parts]
     model: type[BaseModel] | None = Config
     for i, part in enumerate(parts):
         if model is None:
-            raise ConfigError(f"--set {dotted}: {'.'.join(parts[:i])} is a value, not a section")
+            raise ConfigError(
+                f"--set {'.'.join(shown)}: {'.'.join(parts[:i])} is a value, not a section"
+            )
         if part not in _allowed_keys(model):
-            raise ConfigError(f"--set {_unknown_key_message('.'.join(parts[: i + 1]), model)}")
+            raise ConfigError(f"--set {_unknown_key_message('.'.join(shown[: i + 1]), model)}")
         model = _section_model(parts[: i + 1])
     return parts
 
@@ -223,13 +330,18 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 4, 30, 10, 80, 80
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
+    # reprlib, not repr: a YAML alias bomb is a small file whose full repr is gigabytes.
+    text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _error_message(err: dict[str, Any], source: str, overridden: set[str]) -> str:
-    loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+    loc = [_shown(str(p)) for p in err["loc"] if not isinstance(p, int)]
     dotted = ".".join(loc) + "".join(f"[{p}]" for p in err["loc"] if isinstance(p, int))
     # A value that came from the command line is reported as such, not against the file.
     from_set = any(".".join(loc).startswith(k) for k in overridden)

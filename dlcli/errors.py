@@ -25,3 +25,9 @@ class DivergedError(DlcliError):
 
     #: The last parameters whose cost was finite (a ``dlcli.train.TrainResult``), if any.
     last_finite = None
+
+
+class ImageError(DataError):
+    """A picture that cannot be read: missing, not a picture, damaged, or too large."""
+
+    kind = "image error"

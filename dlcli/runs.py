@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from dlcli import __version__
+from dlcli.data import available_memory
 from dlcli.errors import DlcliError, ModelFileError
 
 if TYPE_CHECKING:
@@ -82,13 +83,19 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
         raise ModelFileError(f"{key}: {path}: not an HDF5 file (expected a dlcli params.h5)")
     try:
         with h5py.File(path, "r") as f:
-            version = int(f.attrs.get("format_version", FORMAT_VERSION))
+            version = f.attrs.get("format_version", FORMAT_VERSION)
+            if np.ndim(version) != 0 or not isinstance(version, (int, np.integer)):
+                raise ModelFileError(
+                    f"{key}: {path}: format_version is {_short(version)}, expected an integer "
+                    f"(this dlcli reads up to {FORMAT_VERSION})"
+                )
             if version > FORMAT_VERSION:
                 raise ModelFileError(
                     f"{key}: {path}: format version {version} is newer than this dlcli "
                     f"({__version__}) reads (up to {FORMAT_VERSION}); upgrade dlcli"
                 )
             params = {}
+            need, free = 0, available_memory()
             l = 1
             while f"W{l}" in f:
                 if f"b{l}" not in f:
@@ -96,13 +103,30 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
                 for name in (f"W{l}", f"b{l}"):
                     ds = f[name]
                     if not isinstance(ds, h5py.Dataset) or ds.ndim != 2 or ds.dtype.kind != "f":
-                        raise ModelFileError(f"{key}: {path}: {name} must be a 2-D float dataset")
+                        found = (
+                            f"{ds.dtype} {ds.shape}" if isinstance(ds, h5py.Dataset) else "a group"
+                        )
+                        raise ModelFileError(
+                            f"{key}: {path}: {name} must be a 2-D float dataset, found {found}"
+                        )
+                    need += 8 * ds.size  # checked before reading: a header can claim terabytes
+                    if need > free:
+                        raise ModelFileError(
+                            f"{key}: {path}: {name} {ds.shape} takes the weights to "
+                            f"{need / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB free"
+                        )
                     params[name] = ds[()].astype(np.float64)
+                    if not np.all(np.isfinite(params[name])):
+                        raise ModelFileError(
+                            f"{key}: {path}: {name} holds {np.count_nonzero(~np.isfinite(params[name]))} "
+                            "NaN or infinite values; every weight must be a finite number"
+                        )
                 l += 1
+            names = sorted(f)
             meta = {}
             for name, value in f.attrs.items():
                 if isinstance(value, bytes):
-                    value = value.decode()
+                    value = value.decode("utf-8", "replace")
                 if isinstance(value, str) and value[:1] in "[{":
                     with contextlib.suppress(json.JSONDecodeError):
                         value = json.loads(value)
@@ -112,7 +136,11 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
             f"{key}: {path}: cannot be read, truncated or damaged ({exc})"
         ) from None
     if not params:
-        raise ModelFileError(f"{key}: {path}: holds no W1/b1 datasets; not a dlcli params file")
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        raise ModelFileError(
+            f"{key}: {path}: holds no W1/b1 datasets (found {shown or 'nothing'}); "
+            "expected a dlcli params.h5 with W1, b1, W2, b2, ..."
+        )
     for l in range(1, len(params) // 2 + 1):
         W, b = params[f"W{l}"], params[f"b{l}"]
         prev = params[f"W{l - 1}"].shape[0] if l > 1 else W.shape[1]
@@ -124,18 +152,38 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
     return params, meta
 
 
-def costs_csv(costs: list[tuple[int, float]]) -> str:
-    """costs.csv's text: a header and one ``iteration,cost`` row each, full precision."""
-    return "\n".join(["iteration,cost"] + [f"{i},{c!r}" for i, c in costs]) + "\n"
+def _short(value: Any) -> str:
+    text = repr(value.item() if isinstance(value, np.generic) else value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-def plot_costs(path: Path, costs: list[tuple[int, float]], learning_rate: float) -> None:
-    """cost.png: cost against iteration, the learning rate in the title (Agg, no pyplot state)."""
+def costs_csv(log: list[dict[str, float]]) -> str:
+    """costs.csv's text: a header (``iteration,epoch,cost`` and, with validation data,
+    ``validation_cost,validation_accuracy``) and one row per log entry, full precision."""
+    columns = list(log[0]) if log else ["iteration", "epoch", "cost"]
+    rows = [",".join(columns)]
+    rows += [
+        ",".join(
+            str(int(row[c])) if c in ("iteration", "epoch") else repr(float(row[c]))
+            for c in columns
+        )
+        for row in log
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def plot_costs(path: Path, log: list[dict[str, float]], learning_rate: float) -> None:
+    """cost.png: the training cost against the iteration, and the validation cost beside
+    it where there is one; the learning rate in the title (Agg, no pyplot state)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4), dpi=100)
     ax = fig.subplots()
-    ax.plot([i for i, _ in costs], [c for _, c in costs], marker=".")
+    iterations = [row["iteration"] for row in log]
+    ax.plot(iterations, [row["cost"] for row in log], marker=".", label="training")
+    if log and "validation_cost" in log[0]:
+        ax.plot(iterations, [row["validation_cost"] for row in log], marker=".", label="validation")
+        ax.legend()
     ax.set_xlabel("iteration")
     ax.set_ylabel("cost")
     ax.set_title(f"Learning rate = {learning_rate:g}")
@@ -209,7 +257,8 @@ def model_meta(cfg: Config, dataset: Dataset) -> dict[str, Any]:
 
 
 def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None:
-    """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log."""
+    """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log, the
+    generator's state."""
     import h5py
 
     def write(tmp: Path) -> None:
@@ -219,14 +268,16 @@ def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None
             f.attrs["engine"] = state.engine
             f.attrs["seconds"] = state.seconds
             f.attrs["data_sha256"] = data_digest
+            f.attrs["rng"] = json.dumps(state.rng)
             for key, value in state.arrays.items():
                 f.create_dataset(f"state/{key}", data=value)
-            f.create_dataset(
-                "cost_iterations", data=np.array([i for i, _ in state.costs], dtype=np.int64)
-            )
-            f.create_dataset(
-                "cost_values", data=np.array([c for _, c in state.costs], dtype=np.float64)
-            )
+            columns = list(state.log[0]) if state.log else ["iteration", "epoch", "cost"]
+            for column in columns:
+                f.create_dataset(
+                    f"log/{column}",
+                    data=np.array([row[column] for row in state.log], dtype=np.float64),
+                )
+            f["log"].attrs["columns"] = json.dumps(columns)
 
     atomic_write(run_dir / CHECKPOINT, write)
 
@@ -247,18 +298,25 @@ def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
     try:
         with h5py.File(path, "r") as f:
             arrays = {key: ds[()] for key, ds in f["state"].items()}
-            costs = list(
-                zip(f["cost_iterations"][()].tolist(), f["cost_values"][()].tolist(), strict=True)
-            )
+            columns = json.loads(f["log"].attrs["columns"])
+            values = {c: f[f"log/{c}"][()].tolist() for c in columns}
+            log = [
+                {
+                    c: int(values[c][r]) if c in ("iteration", "epoch") else values[c][r]
+                    for c in columns
+                }
+                for r in range(len(values[columns[0]]))
+            ]
             state = TrainState(
                 int(f.attrs["iteration"]),
-                costs,
+                log,
                 str(f.attrs["engine"]),
                 arrays,
                 float(f.attrs["seconds"]),
+                json.loads(f.attrs["rng"]),
             )
             return state, str(f.attrs["data_sha256"])
-    except (OSError, KeyError) as exc:
+    except (OSError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot be read as a dlcli checkpoint ({exc})") from None
 
 
@@ -285,7 +343,7 @@ def finish_run(
 ) -> None:
     """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here."""
     write_params(run_dir / PARAMS, result.params, meta)
-    write_text(run_dir / "costs.csv", costs_csv(result.costs))
-    atomic_write(run_dir / "cost.png", lambda tmp: plot_costs(tmp, result.costs, learning_rate))
+    write_text(run_dir / "costs.csv", costs_csv(result.log))
+    atomic_write(run_dir / "cost.png", lambda tmp: plot_costs(tmp, result.log, learning_rate))
     write_text(run_dir / METRICS, json.dumps(metrics, indent=2) + "\n")
     _point_latest(run_dir.parent, run_dir)

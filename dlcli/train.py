@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from dlcli import data as data_mod
 from dlcli.config import Config
 from dlcli.errors import ConfigError, DivergedError
 from dlcli.model import network
+from dlcli.model.optimizers import OPTIMIZERS, Hyper
 
 Callback = Callable[[int, float], None]
 
@@ -32,23 +33,63 @@ class StopTraining(Exception):  # noqa: N818 - a request, not an error
     iteration: int = -1
 
 
+@dataclass(frozen=True)
+class Options:
+    """Everything beyond the course's plain full-batch gradient descent; all off by default.
+
+    batch_size : examples per update (None: the full batch); reshuffled every epoch
+    keep_prob : one keep probability per hidden layer (inverted dropout), () for none
+    lr_decay, lr_decay_every : lr = learning_rate / (1 + lr_decay * floor(epoch / lr_decay_every))
+    l2 : lambda of the L2 penalty lambda / (2m) sum ||W||^2
+    patience : stop after this many validation checks without a lower validation cost
+    seed : seeds the generator of shuffles and dropout masks
+    """
+
+    optimizer: str = "gd"
+    hyper: Hyper = field(default_factory=Hyper)
+    batch_size: int | None = None
+    keep_prob: tuple[float, ...] = ()
+    lr_decay: float = 0.0
+    lr_decay_every: int = 1
+    l2: float = 0.0
+    patience: int | None = None
+    restore_best: bool = True
+    seed: int = 1
+
+    def gram_blocker(self, m: int) -> str | None:
+        """Why the Gram engine cannot run these options on m examples, or None if it can.
+
+        It needs every update of W1 to be a combination of the same m columns of X:
+        true for gradient descent and momentum, with L2 and with dropout on hidden layers
+        (dropout never touches X), false for Adam's per-coordinate scaling and for
+        mini-batches.
+        """
+        if self.optimizer == "adam":
+            return "train.optimizer adam scales each coordinate of dW1, so W1 leaves the span of X"
+        if self.batch_size is not None and self.batch_size < m:
+            return "train.batch_size is smaller than m: each update sees other columns of X"
+        return None
+
+
 @dataclass
 class TrainState:
     """Everything needed to continue training bit-exactly.
 
     iteration : the next iteration to run
-    costs : the cost log so far, as in :class:`TrainResult`
+    log : the cost log so far, as in :class:`TrainResult`
     engine : the engine whose state ``arrays`` is
-    arrays : the engine's state: the parameters for "direct"; ``W1_0``, ``C`` (n[1], m)
-        and every parameter but W1 for "gram"
+    arrays : the engine's parameters (for "gram": ``W1_0``, ``C``, ``a`` instead of W1), the
+        optimizer's arrays, the epoch's shuffle ``perm`` and early stopping's ``best_*``
     seconds : training time spent so far
+    rng : the state of the generator of shuffles and dropout masks
     """
 
     iteration: int
-    costs: list[tuple[int, float]]
+    log: list[dict[str, float]]
     engine: str
     arrays: dict[str, np.ndarray]
     seconds: float = 0.0
+    rng: dict[str, Any] | None = None
 
 
 @dataclass
@@ -56,16 +97,27 @@ class TrainResult:
     """What a training loop returns.
 
     params : dict of float64 ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1)
-    costs : (iteration, cost) every ``log_every`` iterations and at the last one; the cost at
-        iteration i is that of the parameters before the i-th update, as in the course
-    final_cost : cost of the returned parameters (after the last update)
+    log : a row every ``log_every`` iterations and at the last one: ``iteration``,
+        ``epoch``, ``cost`` (of that iteration's batch, before its update, as the course
+        prints it, L2 included) and, with validation data, ``validation_cost`` and
+        ``validation_accuracy``
+    final_cost : cost of the returned parameters on the whole training set
+    iterations : the iterations run (fewer than asked when early stopping ended training)
+    best_iteration : the row whose parameters were returned, with early stopping's restore
     """
 
     params: network.Params
-    costs: list[tuple[int, float]]
+    log: list[dict[str, float]]
     final_cost: float
     train_seconds: float
     engine: str
+    iterations: int = 0
+    best_iteration: int | None = None
+
+    @property
+    def costs(self) -> list[tuple[int, float]]:
+        """(iteration, cost) pairs of the log."""
+        return [(int(row["iteration"]), row["cost"]) for row in self.log]
 
 
 def _first_non_finite(arrays: network.Params, caches: network.Caches) -> str:
@@ -77,6 +129,15 @@ def _first_non_finite(arrays: network.Params, caches: network.Caches) -> str:
             if not np.all(np.isfinite(value)):
                 return f"layer {l} ({name})"
     return "the cost only (every Z and A is finite; the cost itself overflowed)"
+
+
+def refuse_blocked_engine(engine: str, opts: Options, m: int) -> None:
+    """Raise ConfigError when ``engine`` is "gram" and ``opts`` need the direct path."""
+    blocker = opts.gram_blocker(m)
+    if engine == "gram" and blocker is not None:
+        raise ConfigError(
+            f"train.engine: gram cannot run this config: {blocker}; use auto or direct"
+        )
 
 
 def choose_engine(layers: list[int], m: int, iterations: int) -> str:
@@ -91,82 +152,176 @@ def choose_engine(layers: list[int], m: int, iterations: int) -> str:
     return "gram" if gram < direct else "direct"
 
 
-class _Direct:
-    """The course's algorithm as written: every iteration multiplies by X.
+def _split(state: dict[str, np.ndarray], names: set[str]) -> tuple[network.Params, network.Params]:
+    """(parameters, everything else) of an engine state."""
+    return {k: v for k, v in state.items() if k in names}, {
+        k: v for k, v in state.items() if k not in names
+    }
 
-    Its state is the parameters themselves. Each step makes new arrays, so a state taken
-    before a step stays whole: that is what a divergence falls back to.
+
+class _Direct:
+    """The course's algorithm as written: every iteration multiplies by X (or its batch).
+
+    Its state is the parameters and the optimizer's arrays. Each step makes new arrays, so
+    a state taken before a step stays whole: that is what a divergence falls back to.
     """
 
     name = "direct"
 
     def __init__(
-        self, X: np.ndarray, state: dict[str, np.ndarray], hidden: str, output: str
+        self, X: np.ndarray, state: dict[str, np.ndarray], hidden: str, output: str, opts: Options
     ) -> None:
-        self.X, self.state, self.hidden, self.output = X, dict(state), hidden, output
+        self.X, self.state, self.hidden, self.output, self.opts = (
+            X,
+            dict(state),
+            hidden,
+            output,
+            opts,
+        )
+        self.names = {k for k in state if k[0] in "Wb" and k[1:].isdigit()}
 
     @staticmethod
-    def initial_state(X: np.ndarray, params: network.Params) -> dict[str, np.ndarray]:
-        return dict(params)
+    def initial_state(
+        X: np.ndarray, params: network.Params, opts: Options
+    ) -> dict[str, np.ndarray]:
+        return {**params, **OPTIMIZERS[opts.optimizer][0](params)}
 
-    def forward(self) -> tuple[np.ndarray, network.Caches]:
-        return network.forward(self.X, self.state, self.hidden, self.output)
+    def forward(self, Xb: np.ndarray, masks: dict | None) -> tuple[np.ndarray, network.Caches]:
+        return network.forward(Xb, self.params(self.state), self.hidden, self.output, masks=masks)
 
-    def step(self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float) -> None:
-        grads = network.backward(AL, Y, caches, self.state, self.hidden)
-        self.state = network.update(self.state, grads, lr)
+    def penalty(self, m: int) -> float:
+        return network.l2_cost(self.params(self.state), self.opts.l2, m) if self.opts.l2 else 0.0
+
+    def step(
+        self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
+    ) -> None:
+        params, opt_state = _split(self.state, self.names)
+        grads = network.backward(AL, Y, caches, params, self.hidden, masks=masks)
+        if self.opts.l2:
+            m = Y.shape[1]
+            for k in params:
+                if k[0] == "W":
+                    grads[f"d{k}"] = grads[f"d{k}"] + self.opts.l2 / m * params[k]
+        params, opt_state = OPTIMIZERS[self.opts.optimizer][1](
+            params, grads, opt_state, lr, self.opts.hyper
+        )
+        self.state = {**params, **opt_state}
 
     def params(self, state: dict[str, np.ndarray]) -> network.Params:
-        return dict(state)
+        return _split(state, self.names)[0]
 
 
 class _Gram:
-    """Full-batch gradient descent with W1 kept as W1_0 + C @ X.T.
+    """Full-batch training with W1 kept as a W1_0 + C @ X.T.
 
-    Every update of W1 is -lr * dZ1 @ X.T, a combination of the training examples, so
-    W1 = W1_0 + C @ X.T with C (n[1], m), and Z1 = W1 @ X + b1 = Z1_0 + C @ K + b1 with the
-    Gram matrix K = X.T @ X (m, m). Each iteration then costs O(n[1] m^2) instead of
-    O(n[1] n_x m); the arithmetic is the direct path's, reordered. W1 is formed on request.
+    Every update of W1 is a combination of the training examples (dW1 = dZ1 @ X.T, plus
+    lambda/m W1 with L2, averaged by momentum), so W1 = a W1_0 + C @ X.T with a scalar a and
+    C (n[1], m), and Z1 = W1 @ X + b1 = a Z1_0 + C @ K + b1 with the Gram matrix
+    K = X.T @ X (m, m). Each iteration then costs O(n[1] m^2) instead of O(n[1] n_x m); the
+    arithmetic is the direct path's, reordered. W1 is formed on request.
     """
 
     name = "gram"
 
     def __init__(
-        self, X: np.ndarray, state: dict[str, np.ndarray], hidden: str, output: str
+        self, X: np.ndarray, state: dict[str, np.ndarray], hidden: str, output: str, opts: Options
     ) -> None:
-        self.X, self.state, self.hidden, self.output = X, dict(state), hidden, output
+        self.X, self.state, self.hidden, self.output, self.opts = (
+            X,
+            dict(state),
+            hidden,
+            output,
+            opts,
+        )
         self.Z1_0 = state["W1_0"] @ X  # (n[1], m)
         self.K = X.T @ X  # (m, m), symmetric
-        self.Z1 = np.empty_like(self.Z1_0)
+        self.W1_0_sq = float(np.sum(np.square(state["W1_0"]))) if opts.l2 else 0.0
+        self.CK = np.empty_like(self.Z1_0)
+        self.names = {
+            k for k in state if k[0] in "Wb" and k[1:].isdigit()
+        }  # every parameter but W1
 
     @staticmethod
-    def initial_state(X: np.ndarray, params: network.Params) -> dict[str, np.ndarray]:
-        state = {k: v for k, v in params.items() if k != "W1"}
-        state["W1_0"] = params["W1"]
-        state["C"] = np.zeros((params["W1"].shape[0], X.shape[1]), dtype=X.dtype)
+    def initial_state(
+        X: np.ndarray, params: network.Params, opts: Options
+    ) -> dict[str, np.ndarray]:
+        rest = {k: v for k, v in params.items() if k != "W1"}
+        n1, m = params["W1"].shape[0], X.shape[1]
+        state = {**rest, **OPTIMIZERS[opts.optimizer][0](rest)}
+        state |= {
+            "W1_0": params["W1"],
+            "C": np.zeros((n1, m), dtype=X.dtype),
+            "a": np.array(1.0, dtype=X.dtype),
+        }
+        if opts.optimizer == "momentum":  # W1's velocity, p W1_0 + V X.T, in the same form
+            state |= {"V": np.zeros((n1, m), dtype=X.dtype), "p": np.array(0.0, dtype=X.dtype)}
         return state
 
-    def forward(self) -> tuple[np.ndarray, network.Caches]:
-        np.matmul(self.state["C"], self.K, out=self.Z1)
-        self.Z1 += self.Z1_0
-        self.Z1 += self.state["b1"]
+    def forward(self, Xb: np.ndarray, masks: dict | None) -> tuple[np.ndarray, network.Caches]:
+        s = self.state
+        np.matmul(s["C"], self.K, out=self.CK)
+        Z1 = self.CK + s["b1"]
+        Z1 += self.Z1_0 if s["a"] == 1 else s["a"] * self.Z1_0
         # Layer 1 is given as Z1, so forward and backward never read W1.
-        return network.forward(self.X, self.state, self.hidden, self.output, Z1=self.Z1)
+        params = {**{k: s[k] for k in self.names}, "W1": s["W1_0"]}  # W1 is not read
+        return network.forward(self.X, params, self.hidden, self.output, Z1=Z1, masks=masks)
 
-    def step(self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float) -> None:
-        grads = network.backward(AL, Y, caches, self.state, self.hidden, dW1=False)
-        W1_0, C = self.state["W1_0"], self.state["C"]
-        rest = {k: v for k, v in self.state.items() if k not in ("W1_0", "C")}
-        # W1 -= lr * dZ1 @ X.T, kept as its coefficients C.
-        self.state = {**network.update(rest, grads, lr), "W1_0": W1_0, "C": C - lr * grads["dZ1"]}
+    def penalty(self, m: int) -> float:
+        if not self.opts.l2:
+            return 0.0
+        s = self.state
+        a, C = float(s["a"]), s["C"]
+        # ||a W1_0 + C X.T||^2 = a^2 ||W1_0||^2 + 2a sum(C * (W1_0 X)) + sum(C * (C K))
+        W1_sq = (
+            a * a * self.W1_0_sq + 2 * a * float(np.sum(C * self.Z1_0)) + float(np.sum(C * self.CK))
+        )
+        rest = network.l2_cost({k: s[k] for k in self.names}, self.opts.l2, m)
+        return rest + self.opts.l2 / (2 * m) * W1_sq
+
+    def step(
+        self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
+    ) -> None:
+        s, opts, m = self.state, self.opts, Y.shape[1]
+        params, opt_state = _split(s, self.names)
+        grads = network.backward(
+            AL, Y, caches, {**params, "W1": s["W1_0"]}, self.hidden, dW1=False, masks=masks
+        )
+        # dW1 = ga W1_0 + gC X.T: the data term dZ1 X.T and L2's lambda/m (a W1_0 + C X.T).
+        ga, gC = opts.l2 / m * s["a"], grads.pop("dZ1") + opts.l2 / m * s["C"]
+        if opts.l2:
+            for k in params:
+                if k[0] == "W":
+                    grads[f"d{k}"] = grads[f"d{k}"] + opts.l2 / m * params[k]
+        params, opt_state = OPTIMIZERS[opts.optimizer][1](params, grads, opt_state, lr, opts.hyper)
+        new = {**params, **{k: v for k, v in opt_state.items()}, "W1_0": s["W1_0"]}
+        if opts.optimizer == "momentum":
+            b = opts.hyper.beta
+            new["p"], new["V"] = b * s["p"] + (1 - b) * ga, b * s["V"] + (1 - b) * gC
+            new["a"], new["C"] = s["a"] - lr * new["p"], s["C"] - lr * new["V"]
+        else:
+            new["a"], new["C"] = s["a"] - lr * ga, s["C"] - lr * gC
+        self.state = new
 
     def params(self, state: dict[str, np.ndarray]) -> network.Params:
-        params = {k: v for k, v in state.items() if k not in ("W1_0", "C")}
-        params["W1"] = state["W1_0"] + state["C"] @ self.X.T
+        params = {k: state[k] for k in self.names}
+        W1 = state["C"] @ self.X.T
+        W1 += state["W1_0"] if state["a"] == 1 else state["a"] * state["W1_0"]
+        params["W1"] = W1
         return params
 
 
 ENGINES = {"direct": _Direct, "gram": _Gram}
+
+
+def _evaluate(
+    X: np.ndarray, Y: np.ndarray, params: network.Params, hidden: str, output: str
+) -> dict[str, float]:
+    """Cost (without the L2 term) and, for classifiers, accuracy of params on (X, Y)."""
+    _, caches = network.forward(X, params, hidden, output)
+    row = {"cost": network.cost(caches[-1][1], Y, output)}
+    if output != "linear":
+        row["accuracy"] = accuracy(X, Y, params, hidden, output)
+    return row
 
 
 def train(
@@ -180,12 +335,14 @@ def train(
     iterations: int,
     log_every: int = 100,
     engine: str = "direct",
+    options: Options | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     callback: Callback | None = None,
     checkpoint: Callable[[TrainState], None] | None = None,
     checkpoint_every: int = 0,
     resume: TrainState | None = None,
 ) -> TrainResult:
-    """Full-batch gradient descent.
+    """Gradient descent, full-batch or in mini-batches, with the chosen update rule.
 
     Parameters
     ----------
@@ -193,9 +350,12 @@ def train(
     Y : ndarray of shape (n[L], m)
     params : initial W{l}, b{l} in the dtype of X (None when ``resume`` is given); not modified
     hidden, output : activation names
-    learning_rate, iterations, log_every : as in the config's ``train`` section
+    learning_rate, iterations, log_every : as in the config's ``train`` section; an
+        iteration is one update (one batch)
     engine : "direct", "gram" or "auto" (see :func:`choose_engine`); both give the same
-        numbers up to rounding
+        numbers up to rounding; auto takes direct where :meth:`Options.gram_blocker` says so
+    options : optimizer, mini-batches, L2, dropout, decay, early stopping (default: none)
+    validation : (X_val (n_x, m_val), Y_val (n[L], m_val)), evaluated at every log row
     callback : called as ``callback(i, cost)`` once the cost of iteration i is known and
         before its update; it may raise :class:`StopTraining`
     checkpoint : called with a :class:`TrainState` every ``checkpoint_every`` iterations
@@ -208,23 +368,43 @@ def train(
         When a cost turns non-finite; names the iteration and the first layer affected, and
         carries the last parameters whose cost was finite as ``last_finite`` (a TrainResult).
     """
+    opts = options or Options()
+    m = X.shape[1]
+    batch = m if opts.batch_size is None else min(opts.batch_size, m)
+    per_epoch = -(-m // batch)
+    rng = np.random.default_rng(opts.seed)
     if resume is not None:
-        engine, first, costs = resume.engine, resume.iteration, list(resume.costs)
+        engine, first, log = resume.engine, resume.iteration, list(resume.log)
         state, spent = resume.arrays, resume.seconds
+        if resume.rng is not None:
+            rng.bit_generator.state = resume.rng
     else:
         assert params is not None, "train() needs params or resume"
         if engine == "auto":
-            engine = choose_engine(network.layer_dims(params), X.shape[1], iterations)
-        first, costs, state, spent = 0, [], ENGINES[engine].initial_state(X, params), 0.0
+            fits = opts.gram_blocker(m) is None
+            engine = choose_engine(network.layer_dims(params), m, iterations) if fits else "direct"
+        first, log, state, spent = 0, [], ENGINES[engine].initial_state(X, params, opts), 0.0
+        if opts.patience is not None:
+            state |= {
+                "best_cost": np.array(np.inf),
+                "best_row": np.array(-1),
+                "bad_checks": np.array(0),
+            }
+    refuse_blocked_engine(engine, opts, m)
     start = time.perf_counter()
-    runner = ENGINES[engine](X, state, hidden, output)
+    runner = ENGINES[engine](
+        X, {k: v for k, v in state.items() if not k.startswith("best")}, hidden, output, opts
+    )
+    extra = {k: v for k, v in state.items() if k.startswith("best") or k in ("bad_checks", "perm")}
+    layers = network.layer_dims(runner.params(runner.state))
     last_good: tuple[dict[str, np.ndarray], float] | None = None
 
     def elapsed() -> float:
         return spent + time.perf_counter() - start
 
-    def snapshot(i: int) -> TrainState:
-        return TrainState(i, list(costs), engine, runner.state, elapsed())
+    def snapshot(i: int, rng_state: dict[str, Any] | None = None) -> TrainState:
+        rng_state = rng.bit_generator.state if rng_state is None else rng_state
+        return TrainState(i, list(log), engine, {**runner.state, **extra}, elapsed(), rng_state)
 
     def diverged(J: float, when: str, caches: network.Caches) -> DivergedError:
         error = DivergedError(
@@ -233,14 +413,33 @@ def train(
         )
         if last_good is not None:
             params = {k: v.astype(np.float64) for k, v in runner.params(last_good[0]).items()}
-            error.last_finite = TrainResult(params, list(costs), last_good[1], elapsed(), engine)
+            error.last_finite = TrainResult(
+                params, list(log), last_good[1], elapsed(), engine, len(log)
+            )
         return error
 
+    stopped_at = iterations
     # Overflow is detected below and reported as divergence, not as NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(first, iterations):
-            AL, caches = runner.forward()
-            J = network.cost(caches[-1][1], Y, output)
+            epoch, k = divmod(i, per_epoch)
+            # A stop at iteration i resumes at i, which draws its shuffle and masks again.
+            drawn_from = rng.bit_generator.state
+            if batch < m:
+                if k == 0:
+                    extra["perm"] = rng.permutation(m)
+                idx = extra["perm"][k * batch : (k + 1) * batch]
+                Xb, Yb = X[:, idx], Y[:, idx]
+            else:
+                Xb, Yb = X, Y
+            masks = (
+                network.dropout_masks(layers, Xb.shape[1], opts.keep_prob, rng, X.dtype)
+                if opts.keep_prob
+                else None
+            )
+            lr = learning_rate / (1 + opts.lr_decay * (epoch // opts.lr_decay_every))
+            AL, caches = runner.forward(Xb, masks)
+            J = network.cost(caches[-1][1], Yb, output) + runner.penalty(Yb.shape[1])
             if not np.isfinite(J):
                 raise diverged(J, f"at iteration {i}", caches)
             if callback is not None:
@@ -248,13 +447,35 @@ def train(
                     callback(i, J)
                 except StopTraining as stop:
                     if checkpoint is not None:
-                        checkpoint(snapshot(i))
+                        checkpoint(snapshot(i, drawn_from))
                     stop.iteration = i
                     raise
+            stop_now = False
             if i % log_every == 0 or i == iterations - 1:
-                costs.append((i, J))
+                row = {"iteration": i, "epoch": epoch, "cost": J}
+                if validation is not None:
+                    current = runner.params(runner.state)
+                    row |= {
+                        f"validation_{k}": v
+                        for k, v in _evaluate(*validation, current, hidden, output).items()
+                    }
+                    if opts.patience is not None:
+                        if row["validation_cost"] < extra["best_cost"]:
+                            extra |= {f"best_{k}": v for k, v in current.items()}
+                            extra |= {
+                                "best_cost": np.array(row["validation_cost"]),
+                                "best_row": np.array(len(log)),
+                                "bad_checks": np.array(0),
+                            }
+                        else:
+                            extra["bad_checks"] = extra["bad_checks"] + 1
+                        stop_now = int(extra["bad_checks"]) >= opts.patience
+                log.append(row)
+            if stop_now:
+                stopped_at = i
+                break
             last_good = (runner.state, J)
-            runner.step(AL, Y, caches, learning_rate)
+            runner.step(AL, Yb, caches, lr, masks)
             if (
                 checkpoint is not None
                 and checkpoint_every
@@ -262,21 +483,32 @@ def train(
                 and i + 1 < iterations
             ):
                 checkpoint(snapshot(i + 1))
-        _, caches = runner.forward()
+        final_params = runner.params(runner.state)
+        best_iteration = None
+        if opts.patience is not None and opts.restore_best and int(extra["best_row"]) >= 0:
+            final_params = {k: extra[f"best_{k}"] for k in final_params}
+            best_iteration = int(log[int(extra["best_row"])]["iteration"])
+        _, caches = network.forward(X, final_params, hidden, output)
         final = network.cost(caches[-1][1], Y, output)
+        if opts.l2:
+            final += network.l2_cost(final_params, opts.l2, m)
         if not np.isfinite(final):
             raise diverged(final, "after the last update", caches)
         if checkpoint is not None:
-            checkpoint(snapshot(iterations))
-    params64 = {k: v.astype(np.float64) for k, v in runner.params(runner.state).items()}
-    return TrainResult(params64, costs, final, elapsed(), engine)
+            checkpoint(snapshot(iterations if stopped_at == iterations else stopped_at))
+    params64 = {k: v.astype(np.float64) for k, v in final_params.items()}
+    return TrainResult(params64, log, final, elapsed(), engine, stopped_at, best_iteration)
 
 
 def accuracy(
     X: np.ndarray, Y: np.ndarray, params: network.Params, hidden: str, output: str
 ) -> float:
-    """Fraction of examples whose predicted label (AL > 0.5) equals Y."""
-    return float(np.mean(network.predict(X, params, hidden, output) == Y))
+    """Fraction of examples whose predicted label equals Y's: AL > 0.5 for sigmoid, the
+    largest probability for softmax (Y one-hot, (K, m))."""
+    predicted = network.predict(X, params, hidden, output)
+    if output == "softmax":
+        return float(np.mean(predicted[0] == Y.argmax(axis=0)))
+    return float(np.mean(predicted == Y))
 
 
 def memory_estimate(layers: list[int], m: int, itemsize: int) -> int:
@@ -319,6 +551,44 @@ def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1) -> network.Param
     return network.init_params(layers, cfg.init.scale, rng, dtype)
 
 
+def options_from(cfg: Config) -> Options:
+    """The training options a config sets beyond plain gradient descent."""
+    t = cfg.train
+    stopping = t.early_stopping
+    return Options(
+        optimizer=t.optimizer,
+        hyper=Hyper(t.beta, t.beta1, t.beta2, t.epsilon),
+        batch_size=t.batch_size,
+        keep_prob=cfg.model.keep_probs(),
+        lr_decay=t.lr_decay,
+        lr_decay_every=t.lr_decay_every,
+        l2=t.l2,
+        patience=None if stopping is None else stopping.patience,
+        restore_best=True if stopping is None else stopping.restore_best,
+        seed=t.seed,
+    )
+
+
+def iterations_of(cfg: Config, m: int) -> int:
+    """Updates to run: ``train.epochs`` times the batches per epoch where epochs is set
+    (it takes precedence), else ``train.iterations``."""
+    if cfg.train.epochs is None:
+        return cfg.train.iterations
+    batch = min(cfg.train.batch_size or m, m)
+    return cfg.train.epochs * -(-m // batch)
+
+
+def regression_metrics(
+    X: np.ndarray, Y: np.ndarray, params: network.Params, hidden: str
+) -> dict[str, float]:
+    """Mean squared error, mean absolute error and R^2 of a linear-output network."""
+    AL, _ = network.forward(X, params, hidden, "linear")
+    residual = AL - Y
+    total = float(np.sum((Y - Y.mean(axis=1, keepdims=True)) ** 2))
+    r2 = 1 - float(np.sum(residual**2)) / total if total > 0 else float("nan")
+    return {"mse": float(np.mean(residual**2)), "mae": float(np.mean(np.abs(residual))), "r2": r2}
+
+
 def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tuple[Path, TrainState]:
     """The run to continue and its last checkpoint; refuses a run made differently."""
     import yaml
@@ -348,10 +618,8 @@ def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tupl
         raise ConfigError(
             f"--resume: {run_dir} was trained on other data than {cfg.data.train or 'data.generate'} holds now"
         )
-    if state.iteration >= cfg.train.iterations and (run_dir / runs.METRICS).is_file():
-        raise ConfigError(
-            f"--resume: {run_dir} already finished its {cfg.train.iterations} iterations"
-        )
+    if (run_dir / runs.METRICS).is_file():
+        raise ConfigError(f"--resume: {run_dir} already finished its {state.iteration} iterations")
     return run_dir, state
 
 
@@ -363,6 +631,7 @@ def run(
     *,
     resume: bool = False,
     force: bool = False,
+    on_start: Callable[[int], None] | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """The whole job: load data, initialise, train, write the run directory.
 
@@ -373,6 +642,8 @@ def run(
     ----------
     resume : continue the run in ``out`` (or the newest run of ``name``) from its checkpoint
     force : replace a run already in the run directory
+    on_start : called with the number of iterations once it is known (``train.epochs``
+        makes it depend on the data)
 
     Raises
     ------
@@ -389,10 +660,15 @@ def run(
     from dlcli import runs
 
     dataset = data_mod.load(cfg.data)
+    dataset = data_mod.split_validation(dataset, cfg.data.validation_fraction, cfg.data.split_seed)
+    if dataset.Y_train.shape[0] == 1 and cfg.model.output_activation == "softmax":
+        dataset = data_mod.one_hot(dataset)
     dtype = np.dtype(cfg.train.dtype)
     X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
     Y = dataset.Y_train.astype(dtype)
     digest = hashlib.sha256(X.tobytes() + Y.tobytes()).hexdigest()
+    options = options_from(cfg)
+    refuse_blocked_engine(cfg.train.engine, options, X.shape[1])  # before the run directory
     if resume:
         run_dir, state = _resume_point(cfg, name, out, digest)
         params = None
@@ -402,6 +678,12 @@ def run(
         run_dir = runs.create_run_dir(out or cfg.output.dir / name, cfg.to_dict(), force=force)
     hidden, output = cfg.model.hidden_activation, cfg.model.output_activation
     meta = runs.model_meta(cfg, dataset)
+    iterations = iterations_of(cfg, X.shape[1])
+    validation = None
+    if dataset.X_val is not None:
+        validation = (dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype))
+    if on_start is not None:
+        on_start(iterations)
     try:
         result = train(
             X,
@@ -410,41 +692,56 @@ def run(
             hidden=hidden,
             output=output,
             learning_rate=cfg.train.learning_rate,
-            iterations=cfg.train.iterations,
+            iterations=iterations,
             log_every=cfg.train.log_every,
             engine=cfg.train.engine,
+            options=options,
+            validation=validation,
             callback=callback,
             checkpoint=lambda st: runs.write_checkpoint(run_dir, st, digest),
             checkpoint_every=cfg.train.checkpoint_every,
             resume=state,
         )
     except StopTraining as stop:
-        stop.run_dir = run_dir
+        stop.run_dir, stop.total = run_dir, iterations
         raise
     except DivergedError as exc:
         if exc.last_finite is None:
             raise
         runs.write_params(run_dir / runs.PARAMS, exc.last_finite.params, meta)
-        runs.write_text(run_dir / "costs.csv", runs.costs_csv(exc.last_finite.costs))
+        runs.write_text(run_dir / "costs.csv", runs.costs_csv(exc.last_finite.log))
         raise DivergedError(
             f"{exc}; the last parameters with a finite cost are in {run_dir / runs.PARAMS}"
         ) from None
     metrics: dict[str, Any] = {
         "final_cost": result.final_cost,
-        "iterations": cfg.train.iterations,
+        "iterations": result.iterations,
+        "epochs": result.iterations / -(-X.shape[1] // (options.batch_size or X.shape[1])),
         "train_seconds": result.train_seconds,
         "engine": result.engine,
+        "optimizer": options.optimizer,
         "train_examples": int(dataset.X_train.shape[1]),
         "run_dir": str(run_dir),
     }
-    if output == "sigmoid":
-        metrics["train_accuracy"] = accuracy(
-            dataset.X_train, dataset.Y_train, result.params, hidden, output
-        )
-        if dataset.X_test is not None:
-            metrics["test_accuracy"] = accuracy(
-                dataset.X_test, dataset.Y_test, result.params, hidden, output
-            )
-            metrics["test_examples"] = int(dataset.X_test.shape[1])
+    if cfg.train.early_stopping is not None:
+        metrics["stopped_early"] = result.iterations < iterations
+        metrics["best_iteration"] = result.best_iteration
+    splits = {
+        "train": (dataset.X_train, dataset.Y_train),
+        "validation": (dataset.X_val, dataset.Y_val),
+    }
+    splits["test"] = (dataset.X_test, dataset.Y_test)
+    for split, (X_s, Y_s) in splits.items():
+        if X_s is None:
+            continue
+        if output != "linear":
+            metrics[f"{split}_accuracy"] = accuracy(X_s, Y_s, result.params, hidden, output)
+        else:
+            metrics |= {
+                f"{split}_{k}": v
+                for k, v in regression_metrics(X_s, Y_s, result.params, hidden).items()
+            }
+        if split != "train":
+            metrics[f"{split}_examples"] = int(X_s.shape[1])
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate)
     return run_dir, metrics

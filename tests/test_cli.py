@@ -89,8 +89,10 @@ def cli2(request: pytest.FixtureRequest) -> Cli:
 
 def read_costs(run_dir: Path) -> list[tuple[int, float]]:
     lines = (run_dir / "costs.csv").read_text().splitlines()
-    assert lines[0] == "iteration,cost"
-    return [(int(i), float(c)) for i, c in (line.split(",") for line in lines[1:])]
+    assert lines[0] == "iteration,epoch,cost"
+    rows = [line.split(",") for line in lines[1:]]
+    assert all(i == e for i, e, _ in rows)  # full batch: one iteration is one epoch
+    return [(int(i), float(c)) for i, _, c in rows]
 
 
 def flower_cost(params: dict[str, np.ndarray]) -> float:

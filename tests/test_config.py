@@ -406,7 +406,14 @@ def test_to_dict_is_plain_and_round_trips(tmp_path: Path) -> None:
     resolved = cfg.to_dict()
     # Plain values only: JSON and YAML can hold it, paths are strings, 'from' by its name.
     assert json.loads(json.dumps(resolved)) == resolved
-    assert resolved["data"] == {"train": "d/train.h5", "test": "d/test.h5", "generate": None}
+    assert resolved["data"] == {
+        "train": "d/train.h5",
+        "test": "d/test.h5",
+        "generate": None,
+        "validation": None,
+        "validation_fraction": 0.0,
+        "split_seed": 1,
+    }
     assert resolved["init"] == {"scale": "xavier", "seed": 1, "from": "old/params.h5"}
     assert resolved["model"]["layers"] == [12288, 7, 1]
     assert resolved["train"]["learning_rate"] == 0.001

@@ -192,7 +192,7 @@ def test_labels_outside_zero_one(tmp_path: Path, bad: int) -> None:
 
 def test_zero_examples(tmp_path: Path) -> None:
     message = data_error(make_h5(tmp_path / "empty.h5", x=IMAGES[:0], y=LABELS[:0]))
-    assert message.endswith("/train_set_x holds zero examples")
+    assert message.endswith("/train_set_x holds zero examples; training needs at least 1")
 
 
 def test_three_classes(tmp_path: Path) -> None:

@@ -136,8 +136,8 @@ def _plant(bug: Callable[[network.Params, int], None]):
     """A backward pass with ``bug`` applied to the real one's gradients."""
     real = network.backward
 
-    def backward(AL, Y, caches, params, hidden, dW1=True):
-        grads = real(AL, Y, caches, params, hidden, dW1)
+    def backward(AL, Y, caches, params, hidden, dW1=True, masks=None):
+        grads = real(AL, Y, caches, params, hidden, dW1, masks)
         bug(grads, Y.shape[1])
         return grads
 
@@ -336,10 +336,30 @@ def test_impossible_options_are_refused(option: str, kwargs: dict) -> None:
 @extended_only
 def test_the_battery_covers_every_activation_output_and_depth_and_passes() -> None:
     cases = gc.run_battery()
-    assert len(cases) == 5 * 2 * 4
-    assert {(c.hidden, c.output, len(c.layers) - 2) for c in cases} == {
-        (h, o, d) for h in ACTIVATION_NAMES for o in ("sigmoid", "linear") for d in (1, 2, 3, 4)
+    assert len(cases) == 5 * 3 * 4 + 5 * 4
+    plain = [c for c in cases if c.l2 == 0 and c.keep_prob == 1]
+    assert len(plain) == 5 * 3 * 4
+    assert {(c.hidden, c.output, len(c.layers) - 2) for c in plain} == {
+        (h, o, d)
+        for h in ACTIVATION_NAMES
+        for o in ("sigmoid", "linear", "softmax")
+        for d in (1, 2, 3, 4)
     }
+    # The training options, with every hidden activation: L2 alone, dropout alone, both with
+    # a softmax output and both with a linear (MSE) output.
+    assert {(c.hidden, c.output, c.l2 > 0, c.keep_prob < 1) for c in cases if c not in plain} == {
+        (h, o, l2, dropout)
+        for h in ACTIVATION_NAMES
+        for o, l2, dropout in (
+            ("sigmoid", True, False),
+            ("sigmoid", False, True),
+            ("softmax", True, True),
+            ("linear", True, True),
+        )
+    }
+    assert {c.layers[-1] for c in cases if c.output == "softmax"} == {gc.BATTERY_CLASSES}
+    assert "relu-softmax-depth2" in {c.name for c in cases}
+    assert {"tanh-sigmoid-depth2-l2", "relu-sigmoid-depth2-dropout"} <= {c.name for c in cases}
     assert len({c.name for c in cases}) == len(cases)
     for case in cases:
         assert case.passed, case.name
@@ -403,13 +423,14 @@ def test_cli_battery_table_and_exit_0() -> None:
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     for hidden in ACTIVATION_NAMES:
-        for output in ("sigmoid", "linear"):
+        for output in ("sigmoid", "linear", "softmax"):
             for depth in (1, 2, 3, 4):
                 assert any(f"{hidden}-{output}-depth{depth} " in line for line in lines)
+        assert any(f"{hidden}-softmax-depth2-l2-dropout " in line for line in lines)
     rows = [line for line in lines if line.startswith("│")]
-    assert len(rows) == 40
+    assert len(rows) == 80
     assert all(line.endswith("│ pass │") for line in rows)
-    assert lines[-1] == "PASS: all 40 cases (threshold 1e-07)"
+    assert lines[-1] == "PASS: all 80 cases (threshold 1e-07)"
 
 
 @extended_only
@@ -417,7 +438,7 @@ def test_cli_battery_json() -> None:
     result = invoke("gradcheck", "--json")
     assert result.exit_code == 0, result.stderr
     cases = json.loads(result.stdout)
-    assert isinstance(cases, list) and len(cases) == 40
+    assert isinstance(cases, list) and len(cases) == 80
     for case in cases:
         assert set(case) == {"case", "passed", "relative_difference", "threshold", "parameters"}
         assert case["passed"] is True

@@ -210,8 +210,8 @@ train:
     # The cost logged at iteration 0 is that of the initial weights; final_cost that of the
     # weights after the step.
     costs = (Path(metrics["run_dir"]) / "costs.csv").read_text().split()
-    assert costs[0] == "iteration,cost"
-    assert float(costs[1].split(",")[1]) == pytest.approx(J0.item(), rel=RTOL, abs=0)
+    assert costs[0] == "iteration,epoch,cost"
+    assert float(costs[1].split(",")[2]) == pytest.approx(J0.item(), rel=RTOL, abs=0)
     J1, _, _ = torch_cost(X, Y, expected, "tanh", "sigmoid")
     assert metrics["final_cost"] == pytest.approx(J1.item(), rel=RTOL, abs=0)
     assert J1.item() < J0.item()

@@ -277,13 +277,19 @@ class GradCheck:
 
 @dataclass(frozen=True)
 class BatteryCase:
-    """One network of the built-in battery and its check."""
+    """One network of the built-in battery and its check.
+
+    l2 : the L2 penalty's lambda the cost included (0: none)
+    keep_prob : the keep probability of the fixed dropout masks on every hidden layer (1: none)
+    """
 
     name: str
     hidden: str
     output: str
     layers: list[int]
     result: GradCheck
+    l2: float = 0.0
+    keep_prob: float = 1.0
 
     @property
     def passed(self) -> bool:
@@ -327,12 +333,21 @@ def _total_cost(ZL: np.ndarray, Y: np.ndarray, output: str) -> np.generic:
         return np.sum(np.logaddexp(0, ZL) - Y * ZL) / m
     if output == "linear":
         return np.sum((ZL - Y) ** 2) / (2 * m)
+    if output == "softmax":
+        shifted = ZL - ZL.max(axis=0, keepdims=True)
+        log_softmax = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+        return -np.sum(Y * log_softmax) / m
     raise ValueError(f"no cost for output activation {output!r}; known: {sorted(network.COSTS)}")
 
 
 def _suffix(params: network.Params, l: int, L: int) -> network.Params:
     """Layers l..L renumbered 1..L-l+1: the network that layer l's input A[l-1] feeds."""
     return {f"{p}{k - l + 1}": params[f"{p}{k}"] for k in range(l, L + 1) for p in "Wb"}
+
+
+def _l2_penalty(params: network.Params, lambd: float, m: int) -> np.generic:
+    """lambda / (2m) sum_l ||W[l]||^2 in the dtype of the weights (see :func:`_total_cost`)."""
+    return lambd / (2 * m) * sum(np.sum(np.square(v)) for k, v in params.items() if k[0] == "W")
 
 
 def check_gradients(
@@ -348,6 +363,8 @@ def check_gradients(
     rng: np.random.Generator | None = None,
     worst: int = WORST,
     reference_dtype: np.dtype | type | None = None,
+    lambd: float = 0.0,
+    masks: dict[int, np.ndarray] | None = None,
 ) -> GradCheck:
     """Check :func:`network.backward` against centered differences of the cost.
 
@@ -365,6 +382,11 @@ def check_gradients(
     worst : how many of the worst coordinates to return
     reference_dtype : the float type J(theta +- eps) is evaluated in (default
         :data:`REFERENCE_DTYPE`); the analytic gradient is always float64
+    lambd : the L2 penalty's lambda: J gains lambda / (2m) sum ||W||^2 and each analytic dW
+        the lambda / m W that training adds
+    masks : dict of hidden layer l -> ndarray of shape (n[l], m), optional
+        Fixed inverted-dropout masks (see :func:`network.dropout_masks`), the same on both
+        sides: with a fixed mask the network is an ordinary function of theta
 
     Returns
     -------
@@ -379,8 +401,13 @@ def check_gradients(
     # The analytic side: float64, through the network's own backward.
     params64 = {name: np.asarray(params[name], dtype=np.float64) for name in names}
     X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    AL, caches = network.forward(X64, params64, hidden, output)
-    grads = network.backward(AL, Y64, caches, params64, hidden)
+    m = X64.shape[1]
+    AL, caches = network.forward(X64, params64, hidden, output, masks=masks)
+    grads = network.backward(AL, Y64, caches, params64, hidden, masks=masks)
+    if lambd:
+        grads |= {
+            f"d{k}": grads[f"d{k}"] + lambd / m * v for k, v in params64.items() if k[0] == "W"
+        }
     for name in names:
         grad = grads.get(f"d{name}")
         if grad is None or np.shape(grad) != params64[name].shape:
@@ -393,7 +420,8 @@ def check_gradients(
     theta, layout = params_to_vector(params64, dtype=reference)
     P = vector_to_params(theta, layout)
     Yr = Y64.astype(reference)
-    _, base_caches = network.forward(X64.astype(reference), P, hidden, output)
+    masks_r = {l: np.asarray(D).astype(reference) for l, D in (masks or {}).items()}
+    _, base_caches = network.forward(X64.astype(reference), P, hidden, output, masks=masks_r)
     kinked = hidden in KINKED
 
     tensors: list[TensorCheck] = []
@@ -406,12 +434,15 @@ def check_gradients(
         # Layers below l do not move: start the forward pass at layer l from the cached A[l-1].
         A_prev = base_caches[l - 1][0]
         suffix = _suffix(P, l, L)
-        base_masks = [Z > 0 for _, Z, _ in base_caches[l - 1 : L - 1]] if kinked else []
+        # A[l-1] is cached after its dropout; the masks of layers l.. are renumbered as suffix.
+        suffix_masks = {k - l + 1: D for k, D in masks_r.items() if k >= l}
+        base_signs = [Z > 0 for _, Z, _ in base_caches[l - 1 : L - 1]] if kinked else []
 
-        def evaluate(A_prev=A_prev, suffix=suffix):
-            _, cs = network.forward(A_prev, suffix, hidden, output)
-            masks = [Z > 0 for _, Z, _ in cs[:-1]] if kinked else []
-            return _total_cost(cs[-1][1], Yr, output), masks
+        def evaluate(A_prev=A_prev, suffix=suffix, suffix_masks=suffix_masks):
+            _, cs = network.forward(A_prev, suffix, hidden, output, masks=suffix_masks)
+            signs = [Z > 0 for _, Z, _ in cs[:-1]] if kinked else []
+            J = _total_cost(cs[-1][1], Yr, output)
+            return (J + _l2_penalty(P, lambd, m) if lambd else J), signs
 
         size = math.prod(shape)
         positions = (
@@ -423,13 +454,13 @@ def check_gradients(
         numeric = np.empty(len(positions))
         is_kink = np.zeros(len(positions), dtype=bool)
         for k, pos in enumerate(positions):
-            (J_plus, masks_plus), (J_minus, masks_minus) = _centered(
+            (J_plus, signs_plus), (J_minus, signs_minus) = _centered(
                 evaluate, theta, start + int(pos), epsilon
             )
             numeric[k] = (J_plus - J_minus) / (2 * epsilon)
             is_kink[k] = any(
                 not (np.array_equal(b, p) and np.array_equal(b, q))
-                for b, p, q in zip(base_masks, masks_plus, masks_minus, strict=True)
+                for b, p, q in zip(base_signs, signs_plus, signs_minus, strict=True)
             )
         for k, pos in enumerate(positions):
             coordinate = Coordinate(
@@ -507,7 +538,9 @@ def check_config(
 
     Parameters
     ----------
-    cfg : a validated config; its ``data``, ``model`` and ``init`` are used
+    cfg : a validated config; its ``data``, ``model`` and ``init`` are used, and the cost it
+        trains: ``train.l2``'s penalty, ``model.keep_prob``'s dropout (one fixed mask drawn
+        from the generator after the examples)
     model : a params.h5 (or run directory) to take the parameters from instead of ``init``
     examples : how many training examples (columns of X) to draw, at most all m
     coords : at most this many coordinates per tensor; None checks all
@@ -524,14 +557,18 @@ def check_config(
 
     _check_options(epsilon, threshold, coords, examples, seed)
     dataset = data_mod.load(cfg.data)
+    if dataset.Y_train.shape[0] == 1 and cfg.model.output_activation == "softmax":
+        dataset = data_mod.one_hot(dataset)  # as training does
     m = dataset.X_train.shape[1]
     rng = np.random.default_rng(seed)
     columns = np.sort(rng.choice(m, size=min(examples, m), replace=False))
     X = dataset.X_train[:, columns]  # (n_x, examples)
-    Y = dataset.Y_train[:, columns]  # (1, examples)
+    Y = dataset.Y_train[:, columns]  # (n_y, examples)
     layers = list(cfg.model.layers)
+    keep_prob = cfg.model.keep_probs()
+    masks = network.dropout_masks(layers, X.shape[1], keep_prob, rng) if keep_prob else None
     if model is None:
-        params = initial_params(cfg, dataset.n_x, X.shape[1])
+        params = initial_params(cfg, dataset.n_x, X.shape[1], Y.shape[0])
     else:
         if layers[0] != dataset.n_x:
             raise ConfigError(
@@ -550,6 +587,8 @@ def check_config(
         coords=coords,
         rng=rng,
         worst=worst,
+        lambd=cfg.train.l2,
+        masks=masks,
     )
 
 
@@ -560,6 +599,14 @@ BATTERY_OUTPUTS = ("sigmoid", "linear")
 BATTERY_DEPTHS = (1, 2, 3, 4)  # hidden layers
 BATTERY_N_X = 4
 BATTERY_EXAMPLES = 8
+BATTERY_CLASSES = 3  # output units of the softmax cases
+# The training options' cases, for every hidden activation: (output, depth, l2, keep_prob).
+BATTERY_OPTIONS = (
+    ("sigmoid", 2, 0.7, 1.0),
+    ("sigmoid", 2, 0.0, 0.7),
+    ("softmax", 2, 0.7, 0.7),
+    ("linear", 3, 0.7, 0.7),
+)
 
 
 def battery_network(
@@ -572,18 +619,20 @@ def battery_network(
     signal alive through ``depth`` layers of ``hidden`` (sigmoid's slope is at most 1/4);
     biases are ``0.5 randn`` minus the mean of ``W A[l-1]`` over the examples, so every
     pre-activation is centred near 0 (no saturated sigmoid, no dead relu) yet no relu unit
-    sits exactly at its kink. Targets are 0/1 labels for a sigmoid output and standard normal
-    numbers for a linear one.
+    sits exactly at its kink. Targets are 0/1 labels for a sigmoid output, standard normal
+    numbers for a linear one, and one-hot columns of :data:`BATTERY_CLASSES` classes for a
+    softmax one.
 
     Returns
     -------
-    layers : [n_x, n[1], ..., n[depth], 1]
+    layers : [n_x, n[1], ..., n[depth], n_y], n_y = 1 (sigmoid, linear) or BATTERY_CLASSES
     params : dict of W{l} (n[l], n[l-1]) and b{l} (n[l], 1)
     X : ndarray of shape (n_x, m)
-    Y : ndarray of shape (1, m)
+    Y : ndarray of shape (n_y, m)
     """
     gain = {"sigmoid": 4.0, "relu": math.sqrt(2.0), "leaky_relu": math.sqrt(2.0)}.get(hidden, 1.0)
-    layers = [BATTERY_N_X, *(int(n) for n in rng.integers(2, 7, size=depth)), 1]
+    n_y = BATTERY_CLASSES if output == "softmax" else 1
+    layers = [BATTERY_N_X, *(int(n) for n in rng.integers(2, 7, size=depth)), n_y]
     L = len(layers) - 1
     X = rng.standard_normal((BATTERY_N_X, BATTERY_EXAMPLES))
     params: network.Params = {}
@@ -593,9 +642,13 @@ def battery_network(
         W = rng.standard_normal((layers[l], layers[l - 1])) * scale  # (n[l], n[l-1])
         b = rng.standard_normal((layers[l], 1)) * 0.5 - (W @ A).mean(axis=1, keepdims=True)
         params[f"W{l}"], params[f"b{l}"] = W, b
-        A = network.ACTIVATIONS[hidden if l < L else output][0](W @ A + b)  # (n[l], m)
+        g = network.ACTIVATIONS[hidden][0] if l < L else network.OUTPUTS[output]
+        A = g(W @ A + b)  # (n[l], m)
     if output == "sigmoid":
         Y = rng.integers(0, 2, size=(1, BATTERY_EXAMPLES)).astype(np.float64)
+    elif output == "softmax":
+        labels = rng.integers(0, n_y, size=BATTERY_EXAMPLES)
+        Y = (np.arange(n_y)[:, np.newaxis] == labels).astype(np.float64)  # (n_y, m) one-hot
     else:
         Y = rng.standard_normal((1, BATTERY_EXAMPLES))
     return layers, params, X, Y
@@ -608,28 +661,44 @@ def run_battery(
     seed: int = SEED,
     reference_dtype: np.dtype | type | None = None,
 ) -> list[BatteryCase]:
-    """Every hidden activation with each output, 1 to 4 hidden layers, float64.
+    """Every hidden activation with each output (sigmoid, linear, then softmax), 1 to 4
+    hidden layers, then the training options: L2 (``-l2``) and fixed dropout masks
+    (``-dropout``) as :data:`BATTERY_OPTIONS` lists them; float64.
 
-    Case k draws its network and data from ``default_rng([seed, k])``, so a case does not
-    change when another is added. Every coordinate of every tensor is checked.
+    Case k draws its network and data (and then its masks) from ``default_rng([seed, k])``,
+    and new cases are appended, so a case does not change when another is added. Every
+    coordinate of every tensor is checked.
     """
     _check_options(epsilon, threshold, seed=seed)
+    plain = [
+        (hidden, output, depth, 0.0, 1.0)
+        for outputs in (BATTERY_OUTPUTS, ("softmax",))
+        for hidden in BATTERY_HIDDEN
+        for output in outputs
+        for depth in BATTERY_DEPTHS
+    ]
+    options = [(hidden, *case) for hidden in BATTERY_HIDDEN for case in BATTERY_OPTIONS]
     cases: list[BatteryCase] = []
-    for hidden in BATTERY_HIDDEN:
-        for output in BATTERY_OUTPUTS:
-            for depth in BATTERY_DEPTHS:
-                rng = np.random.default_rng([seed, len(cases)])
-                layers, params, X, Y = battery_network(hidden, output, depth, rng)
-                result = check_gradients(
-                    X,
-                    Y,
-                    params,
-                    hidden,
-                    output,
-                    epsilon=epsilon,
-                    threshold=threshold,
-                    reference_dtype=reference_dtype,
-                )
-                name = f"{hidden}-{output}-depth{depth}"
-                cases.append(BatteryCase(name, hidden, output, layers, result))
+    for hidden, output, depth, l2, keep_prob in plain + options:
+        rng = np.random.default_rng([seed, len(cases)])
+        layers, params, X, Y = battery_network(hidden, output, depth, rng)
+        masks = (
+            network.dropout_masks(layers, X.shape[1], (keep_prob,) * depth, rng)
+            if keep_prob < 1
+            else None
+        )
+        result = check_gradients(
+            X,
+            Y,
+            params,
+            hidden,
+            output,
+            epsilon=epsilon,
+            threshold=threshold,
+            reference_dtype=reference_dtype,
+            lambd=l2,
+            masks=masks,
+        )
+        name = f"{hidden}-{output}-depth{depth}" + "-l2" * bool(l2) + "-dropout" * (keep_prob < 1)
+        cases.append(BatteryCase(name, hidden, output, layers, result, l2, keep_prob))
     return cases

@@ -77,8 +77,46 @@ def layer_dims(params: Params) -> list[int]:
     return [params["W1"].shape[1]] + [params[f"W{l}"].shape[0] for l in range(1, L + 1)]
 
 
+def softmax(Z: np.ndarray) -> np.ndarray:
+    """Column-wise softmax, shifted by each column's max so exp never overflows."""
+    E = np.exp(Z - Z.max(axis=0, keepdims=True))  # (K, m)
+    return E / E.sum(axis=0, keepdims=True)
+
+
+# Output activations: each is paired with its cost in COSTS below, and for every pair
+# dJ/dZ[L] = (AL - Y) / m.
+OUTPUTS = {
+    "sigmoid": ACTIVATIONS["sigmoid"][0],
+    "linear": ACTIVATIONS["linear"][0],
+    "softmax": softmax,
+}
+
+
+def dropout_masks(
+    layers: Sequence[int],
+    m: int,
+    keep_prob: Sequence[float],
+    rng: np.random.Generator,
+    dtype: type = np.float64,
+) -> dict[int, np.ndarray]:
+    """Inverted-dropout masks for the hidden layers: D[l] / keep_prob[l-1], shape (n[l], m).
+
+    ``keep_prob`` has one value per hidden layer; a layer with 1.0 gets no mask.
+    """
+    masks = {}
+    for l, keep in enumerate(keep_prob, start=1):
+        if keep < 1.0:
+            masks[l] = (rng.random((layers[l], m)) < keep).astype(dtype) / keep
+    return masks
+
+
 def forward(
-    X: np.ndarray, params: Params, hidden: str, output: str, Z1: np.ndarray | None = None
+    X: np.ndarray,
+    params: Params,
+    hidden: str,
+    output: str,
+    Z1: np.ndarray | None = None,
+    masks: dict[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, Caches]:
     """Forward propagation.
 
@@ -90,6 +128,9 @@ def forward(
     Z1 : ndarray of shape (n[1], m), optional
         Layer 1's pre-activation when the caller already has it (the Gram engine forms it
         without W1); ``W1`` is then not read.
+    masks : dict of hidden layer l -> ndarray of shape (n[l], m), optional
+        Inverted dropout (see :func:`dropout_masks`): layer l's output is multiplied by
+        ``masks[l]`` before the next layer reads it. The cache keeps A[l] unmasked.
 
     Returns
     -------
@@ -100,8 +141,8 @@ def forward(
     caches: Caches = []
     A = X
     for l in range(1, L + 1):
-        g = ACTIVATIONS[hidden if l < L else output][0]
-        A_prev = A
+        g = ACTIVATIONS[hidden][0] if l < L else OUTPUTS[output]
+        A_prev = A if not masks or l - 1 not in masks else A * masks[l - 1]
         if l == 1 and Z1 is not None:
             Z = Z1
         else:
@@ -126,8 +167,30 @@ def squared_error(ZL: np.ndarray, Y: np.ndarray) -> float:
     return float(np.sum((ZL - Y) ** 2) / (2 * m))
 
 
+def categorical_cross_entropy_from_logits(ZL: np.ndarray, Y: np.ndarray) -> float:
+    """J = -1/m sum(Y log softmax(Z)), with log softmax(z) = z - max - log sum exp(z - max).
+
+    ZL and Y are (K, m); each column of Y is one-hot.
+    """
+    m = Y.shape[1]
+    shifted = ZL - ZL.max(axis=0, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
+    return float(-np.sum(Y * log_softmax) / m)
+
+
 # Output activation -> its cost, a function of ZL (n[L], m) and Y (n[L], m).
-COSTS = {"sigmoid": cross_entropy_from_logits, "linear": squared_error}
+COSTS = {
+    "sigmoid": cross_entropy_from_logits,
+    "linear": squared_error,
+    "softmax": categorical_cross_entropy_from_logits,
+}
+
+
+def l2_cost(params: Params, lambd: float, m: int) -> float:
+    """The L2 penalty added to the cost: lambda / (2m) sum_l ||W[l]||^2 (biases not included)."""
+    return (
+        lambd / (2 * m) * sum(float(np.sum(np.square(v))) for k, v in params.items() if k[0] == "W")
+    )
 
 
 def cost(ZL: np.ndarray, Y: np.ndarray, output: str) -> float:
@@ -142,6 +205,7 @@ def backward(
     params: Params,
     hidden: str,
     dW1: bool = True,
+    masks: dict[int, np.ndarray] | None = None,
 ) -> Params:
     """Backward propagation.
 
@@ -155,6 +219,7 @@ def backward(
     dW1 : bool
         False skips the widest product, dZ1 @ X.T, and returns ``dZ1`` (n[1], m) in its
         place: the Gram engine updates W1 through dZ1 alone.
+    masks : the dropout masks the forward pass used, if any
 
     Returns
     -------
@@ -163,8 +228,8 @@ def backward(
     L = len(caches)
     m = Y.shape[1]
     grads: Params = {}
-    # Holds for both output/cost pairs: sigmoid with cross-entropy, and linear with
-    # J = 1/(2m) sum (AL - Y)^2. The 1/m of the cost is folded in here, once.
+    # Holds for every output/cost pair: sigmoid with cross-entropy, softmax with categorical
+    # cross-entropy, and linear with J = 1/(2m) sum (AL - Y)^2. The 1/m is folded in here, once.
     dZ = (AL - Y) / m  # (n[L], m)
     g_backward = ACTIVATIONS[hidden][1]
     for l in range(L, 0, -1):
@@ -176,6 +241,8 @@ def backward(
         grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)  # (n[l], 1)
         if l > 1:  # dA0, the gradient of the input, is never needed
             dA_prev = params[f"W{l}"].T @ dZ  # (n[l-1], m)
+            if masks and l - 1 in masks:
+                dA_prev = dA_prev * masks[l - 1]  # only the units the forward pass kept
             _, Z_prev, A_prev_act = caches[l - 2]
             dZ = g_backward(dA_prev, Z_prev, A_prev_act)
     return grads
@@ -193,8 +260,14 @@ def update(params: Params, grads: Params, learning_rate: float) -> Params:
 def predict(
     X: np.ndarray, params: Params, hidden: str, output: str, threshold: float = 0.5
 ) -> np.ndarray:
-    """Labels (0/1) for a sigmoid output, AL itself for a linear one; shape (n[L], m)."""
+    """Labels for classifiers, AL itself for a linear output.
+
+    Returns 0/1 of shape (n[L], m) for sigmoid (AL > threshold), the class index of shape
+    (1, m) for softmax (the largest probability), AL (n[L], m) for linear.
+    """
     AL, _ = forward(X, params, hidden, output)
     if output == "sigmoid":
-        return (threshold < AL).astype(np.int64)
+        return (AL > threshold).astype(np.int64)
+    if output == "softmax":
+        return AL.argmax(axis=0)[np.newaxis, :]
     return AL
