@@ -48,7 +48,9 @@ def _checkpoint_iteration(run_dir: Path) -> int:
         return -1
 
 
-def _wait_for_progress(run_dir: Path, proc: subprocess.Popen, after: int, timeout: float = 120) -> int:
+def _wait_for_progress(
+    run_dir: Path, proc: subprocess.Popen, after: int, timeout: float = 120
+) -> int:
     """Wait until the process has written a checkpoint past iteration ``after`` (or ended)."""
     end = time.monotonic() + timeout
     while (iteration := _checkpoint_iteration(run_dir)) <= after:
