@@ -1,10 +1,10 @@
-"""The catalogue of bad inputs (issue 6): configs, data files and model files, each run
-through the real CLI in a folder that already holds a finished run.
+"""The catalogue of bad inputs (issue 6): configs, data files, model files and pictures, each
+run through the real CLI in a folder that already holds two finished runs.
 
 Every case must end with exit code 1 and exactly one line on stderr, starting "dlcli: ", that
 names the file or key, says what was found and what is allowed; no traceback, nothing on
 stdout, and not one byte of the folder changed: no new file or directory, no temporary file
-left behind, the earlier run's files byte-identical (sizes, mtimes and SHA-256 compared).
+left behind, the earlier runs' files byte-identical (sizes, mtimes and SHA-256 compared).
 
 Most cases go through typer's CliRunner; the ones marked ``process`` run ``python -m dlcli``
 in a real subprocess, those about sizes with an address-space limit of 2 GiB, so a check that
@@ -154,22 +154,9 @@ def data_case(
     return make
 
 
-def model_case(
-    build: Callable[[Path], None] | None, name: str = "model.h5", *extra: str
-) -> Callable[[Path], list[str]]:
-    """The flower config starting from ``init.from`` a model file that ``build(path)`` writes."""
-
-    def make(cwd: Path) -> list[str]:
-        if build is not None:
-            build(cwd / name)
-        return ["train", "flower.yaml", "--set", f"init.from={name}", *extra]
-
-    return make
-
-
-def earlier_params(path: Path, change: Callable[[h5py.File], None]) -> None:
-    """A copy of the earlier run's params.h5 with ``change`` applied to it."""
-    shutil.copyfile(path.parent / "runs" / "flower" / "params.h5", path)
+def earlier_params(path: Path, change: Callable[[h5py.File], None], run: str) -> None:
+    """A copy of an earlier run's params.h5 with ``change`` applied to it."""
+    shutil.copyfile(path.parent / "runs" / run / "params.h5", path)
     with h5py.File(path, "a") as f:
         change(f)
 
@@ -189,12 +176,16 @@ def truncated(source: str) -> Callable[[Path], None]:
     return build
 
 
-def text_file(path: Path) -> None:
+def text_file(path: Path, run: str = "") -> None:
     path.write_text("W1,b1\n0.1,0.2\n")
 
 
-def directory(path: Path) -> None:
+def directory(path: Path, run: str = "") -> None:
     path.mkdir()
+
+
+def directory_at(name: str) -> Callable[[Path], None]:
+    return lambda cwd: directory(cwd / name)
 
 
 def damaged_chunk(path: Path) -> None:
@@ -209,7 +200,7 @@ def damaged_chunk(path: Path) -> None:
     path.write_bytes(bytes(content))
 
 
-def keras_like(path: Path) -> None:
+def keras_like(path: Path, run: str = "") -> None:
     """Another program's weights file: groups of layers, no W1/b1 at the top."""
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = b"2.15.0"
@@ -245,12 +236,12 @@ def _features_with(value: float, at: int) -> np.ndarray:
     return x
 
 
-def _with_group(path: Path, name: str, source: str | None = "course") -> None:
-    """A course file, or the earlier params (source None), with ``name`` a group, not data."""
+def _with_group(path: Path, name: str, source: str = "course") -> None:
+    """A course file, or the params of the earlier run ``source``, with ``name`` a group."""
     if source == "course":
         make_course(path)
     else:
-        shutil.copyfile(path.parent / "runs" / "flower" / "params.h5", path)
+        shutil.copyfile(path.parent / "runs" / source / "params.h5", path)
     with h5py.File(path, "a") as f:
         del f[name]
         f.create_group(name).create_dataset("values", data=np.zeros(3))
@@ -267,13 +258,16 @@ def _nan_in_w1(f: h5py.File) -> None:
     _replace(f, "W1", W1)
 
 
-def _claims(path: Path, name: str, shape: tuple[int, ...], dtype: str, course: bool = True) -> None:
-    """A file whose header declares ``name`` of ``shape`` while holding no data for it: HDF5
-    allocates contiguous storage only when written, so the file stays a few kilobytes."""
-    if course:
+def _claims(
+    path: Path, name: str, shape: tuple[int, ...], dtype: str, source: str = "course"
+) -> None:
+    """A course file, or the params of the earlier run ``source``, whose header declares
+    ``name`` of ``shape`` while holding no data for it: HDF5 allocates contiguous storage only
+    when written, so the file stays a few kilobytes."""
+    if source == "course":
         make_course(path, classes=None)
     else:
-        shutil.copyfile(path.parent / "runs" / "flower" / "params.h5", path)
+        shutil.copyfile(path.parent / "runs" / source / "params.h5", path)
     with h5py.File(path, "a") as f:
         if name in f:
             del f[name]
@@ -286,7 +280,7 @@ def _claims(path: Path, name: str, shape: tuple[int, ...], dtype: str, course: b
 
 def model_cases(
     name: str,
-    build: Callable[[Path], None] | None,
+    build: Callable[[Path, str], None] | None,
     suffix: str,
     found: str,
     allowed: str,
@@ -296,16 +290,23 @@ def model_cases(
     via: str = "runner",
 ) -> dict[str, Case]:
     """One bad model file, given to ``dlcli train`` as ``init.from`` and to ``dlcli predict`` as
-    ``--model``; the message names the key, the file and then ``suffix``."""
+    ``--model``; the message names the key, the file and then ``suffix``. ``build(path, run)``
+    writes it, from the earlier run ``run`` where it starts from one: the flower's for
+    init.from, the image model's (runs/tiny, a picture model as predict needs) for predict."""
+
+    def init_from(cwd: Path) -> list[str]:
+        if build is not None:
+            build(cwd / file, "flower")
+        return ["train", "flower.yaml", "--set", f"init.from={file}", *extra]
 
     def predict(cwd: Path) -> list[str]:
         if build is not None:
-            build(cwd / file)
+            build(cwd / file, "tiny")
         return ["predict", "--model", file, "cat.png"]
 
     return {
         f"model-{name}-init-from": Case(
-            model_case(build, file, *extra), f"init.from: {file}{suffix}", found, allowed, via
+            init_from, f"init.from: {file}{suffix}", found, allowed, via
         ),
         f"model-{name}-predict": Case(predict, f"--model: {file}{suffix}", found, allowed, via),
     }
@@ -710,10 +711,13 @@ CASES: dict[str, Case] = {
     # -------------------------------- model files: each through init.from, predict --model
     **model_cases("missing-file", None, "", "no such file", "", file="nothere.h5"),
     "model-a-directory-init-from": Case(
-        model_case(directory), "init.from: model.h5", "is a directory", "expected a params.h5 file"
+        then(directory_at("model.h5"), "train", "flower.yaml", "--set", "init.from=model.h5"),
+        "init.from: model.h5",
+        "is a directory",
+        "expected a params.h5 file",
     ),
     "model-a-directory-predict": Case(
-        then(lambda cwd: (cwd / "model").mkdir(), "predict", "--model", "model", "cat.png"),
+        then(directory_at("model"), "predict", "--model", "model", "cat.png"),
         "--model model",
         "holds no params.h5",
         "allowed: a run directory of dlcli train, its params.h5, or a folder with a latest link",
@@ -721,7 +725,7 @@ CASES: dict[str, Case] = {
     **model_cases("not-hdf5", text_file, "", "not an HDF5 file", "expected a dlcli params.h5"),
     **model_cases(
         "truncated",
-        truncated("runs/flower/params.h5"),
+        lambda p, run: truncated(f"runs/{run}/params.h5")(p),
         ": cannot be read, truncated or damaged",
         "truncated file: eof = ",
         "stored_eof = ",
@@ -735,42 +739,44 @@ CASES: dict[str, Case] = {
     ),
     **model_cases(
         "w1-a-group",
-        lambda p: _with_group(p, "W1", source=None),
+        lambda p, run: _with_group(p, "W1", source=run),
         ": W1",
         "found a group",
         "must be a 2-D float dataset",
     ),
     **model_cases(
         "integer-weights",
-        lambda p: earlier_params(p, lambda f: _replace(f, "W1", np.ones((4, 2), np.int64))),
+        lambda p, run: earlier_params(
+            p, lambda f: _replace(f, "W1", np.ones((4, 2), np.int64)), run
+        ),
         ": W1",
         "found int64 (4, 2)",
         "must be a 2-D float dataset",
     ),
     **model_cases(
         "weights-do-not-chain",
-        lambda p: earlier_params(p, lambda f: _replace(f, "W2", np.ones((1, 5)))),
+        lambda p, run: earlier_params(p, lambda f: _replace(f, "W2", np.ones((1, 5))), run),
         ": shapes do not chain at layer 2",
         "W2 (1, 5), b2 (1, 1)",
         "previous layer has 4 units",
     ),
     **model_cases(
         "newer-format-version",
-        lambda p: earlier_params(p, set_attribute("format_version", 2)),
+        lambda p, run: earlier_params(p, set_attribute("format_version", 2), run),
         "",
         "format version 2 is newer",
         "reads (up to 1); upgrade dlcli",
     ),
     **model_cases(
         "format-version-not-an-integer",
-        lambda p: earlier_params(p, set_attribute("format_version", "abc")),
+        lambda p, run: earlier_params(p, set_attribute("format_version", "abc"), run),
         ": format_version",
         "is 'abc'",
         "expected an integer (this dlcli reads up to 1)",
     ),
     **model_cases(
         "nan-weights",
-        lambda p: earlier_params(p, _nan_in_w1),
+        lambda p, run: earlier_params(p, _nan_in_w1, run),
         ": W1",
         "holds 2 NaN or infinite values",
         "every weight must be a finite number",
@@ -778,7 +784,7 @@ CASES: dict[str, Case] = {
     ),
     **model_cases(
         "header-claims-more-than-memory",
-        lambda p: _claims(p, "W1", (10**6, 10**6), "f8", course=False),
+        lambda p, run: _claims(p, "W1", (10**6, 10**6), "f8", source=run),
         ": W1 (1000000, 1000000)",
         "7450.6 GiB",
         "GiB free",
@@ -798,7 +804,9 @@ CASES: dict[str, Case] = {
     ),
     "model-newer-format-version-evaluate": Case(
         then(
-            lambda cwd: earlier_params(cwd / "model.h5", set_attribute("format_version", 7)),
+            lambda cwd: earlier_params(
+                cwd / "model.h5", set_attribute("format_version", 7), "tiny"
+            ),
             *("evaluate", "--model", "model.h5", "tiny.h5"),
         ),
         "--model: model.h5",
@@ -919,10 +927,11 @@ def earlier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from PIL import Image
 
     base = tmp_path_factory.mktemp("earlier")
+    assert "iterations: 5\n" in FLOWER_TEXT
     (base / "flower.yaml").write_text(FLOWER_TEXT)
     make_course(base / "tiny.h5")
     (base / "tiny.yaml").write_text(
-        "data:\n  train: tiny.h5\nmodel:\n  layers: [12, 1]\ntrain:\n  iterations: 5\n"
+        "data:\n  train: tiny.h5\nmodel:\n  layers: [12, 4, 1]\ntrain:\n  iterations: 5\n"
     )
     Image.fromarray(IMAGES[1]).resize((32, 32)).save(base / "cat.png")
     with pytest.MonkeyPatch.context() as mp:
