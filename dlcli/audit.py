@@ -343,7 +343,7 @@ def audit_config(cfg: Config) -> Audit:
     from dlcli import data as data_mod
     from dlcli.train import choose_engine
 
-    dataset = data_mod.load(cfg.data)
+    dataset = data_mod.load(cfg.data, cfg.model.output_activation)
     layers, m = list(cfg.model.layers), dataset.X_train.shape[1]
     engine = cfg.train.engine
     if engine == "auto":

@@ -794,7 +794,10 @@ def evaluate(
             evaluation = evaluate_files(loaded, data, threshold=threshold)
         else:
             evaluation = evaluate_files(
-                loaded, default_data(loaded), threshold=threshold, key="data.test"
+                loaded,
+                default_data(loaded),
+                threshold=threshold,
+                key=f"data.test in the config of {loaded.path}",
             )
         if mislabeled is not None:
             mislabeled_grid(evaluation, loaded, mislabeled, threshold)

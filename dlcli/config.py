@@ -41,9 +41,19 @@ class _Section(BaseModel):
 class GenerateConfig(_Section):
     """A built-in data set made by dlcli itself."""
 
-    name: Literal["flower"] = "flower"
-    examples: Annotated[int, Field(strict=True, ge=2, le=10_000_000, multiple_of=2)] = 400
+    name: Literal["flower", "spiral", "housing"] = "flower"
+    classes: Annotated[int, Field(strict=True, ge=2, le=100)] = 3
+    examples: Annotated[int, Field(strict=True, ge=2, le=10_000_000)] = 400
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
+
+    @field_validator("examples")
+    @classmethod
+    def _examples_fit(cls, examples: int, info: ValidationInfo) -> int:
+        name = info.data.get("name")
+        per = {"flower": 2, "spiral": info.data.get("classes", 3)}.get(name, 1)
+        if examples % per:
+            raise ValueError(f"must be a multiple of {per} ({name} makes {per} equal groups)")
+        return examples
 
 
 class DataConfig(_Section):
@@ -52,7 +62,10 @@ class DataConfig(_Section):
     generate: GenerateConfig | None = None
     validation: Path | None = None
     validation_fraction: Annotated[float, Field(strict=True, ge=0, lt=1, allow_inf_nan=False)] = 0.0
+    test_fraction: Annotated[float, Field(strict=True, ge=0, lt=1, allow_inf_nan=False)] = 0.0
     split_seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
+    target: str | None = None
+    features: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -62,6 +75,8 @@ class DataConfig(_Section):
             raise ValueError("data.test goes with data.train, not with data.generate")
         if self.validation is not None and self.validation_fraction:
             raise ValueError("give data.validation (a file) or data.validation_fraction, not both")
+        if self.test is not None and self.test_fraction:
+            raise ValueError("give data.test (a file) or data.test_fraction, not both")
         return self
 
 

@@ -113,11 +113,18 @@ def read_course_h5(
     return read.X, read.Y, read.classes, read.example_shape
 
 
-def read_course_file(path: Path, key: str = "data.train") -> CourseFile:
+def _classes_hint(output: str, count: int) -> str:
+    if output == "softmax":
+        return "the softmax output needs 2 to 100"
+    return f"the sigmoid output needs 2; for {count} classes set model.output_activation: softmax and model.layers[-1]: {count}"
+
+
+def read_course_file(path: Path, key: str = "data.train", output: str = "sigmoid") -> CourseFile:
     """Read a course-layout HDF5 file.
 
     The file holds ``<prefix>_x``, ``<prefix>_y`` (m,) or (1, m) integer labels, and
-    optionally ``list_classes`` (class names, bytes). ``<prefix>_x`` is either uint8 pixels
+    optionally ``list_classes`` (class names, bytes; 2 for a sigmoid output, 2 to 100 for
+    softmax, labels 0..K-1). ``<prefix>_x`` is either uint8 pixels
     (m, h, w, c) or (m, n), flattened and divided by 255 as in the course, or float features
     (m, n) taken as they are (what ``dlcli data flower`` writes).
     """
@@ -167,7 +174,7 @@ def read_course_file(path: Path, key: str = "data.train") -> CourseFile:
                 )
             if names.size > 100:  # a header may claim millions of names: count them, read none
                 raise DataError(
-                    f"{where}: list_classes names {names.size} classes; the sigmoid output needs 2"
+                    f"{where}: list_classes names {names.size} classes; {_classes_hint(output, names.size)}"
                 )
             raw = _read(names, where)
             classes = tuple(
@@ -177,14 +184,15 @@ def read_course_file(path: Path, key: str = "data.train") -> CourseFile:
         example_shape = tuple(int(s) for s in x_ds.shape[1:])
         X_raw = _read(x_ds, where)
         labels = np.asarray(_read(y_ds, where)).reshape(1, m)
-    if len(classes) != 2:
+    if len(classes) < 2 or (len(classes) != 2 and output != "softmax"):
         raise DataError(
-            f"{where}: list_classes names {len(classes)} classes {list(classes)}; the sigmoid output needs 2"
+            f"{where}: list_classes names {len(classes)} classes {list(classes)}; {_classes_hint(output, len(classes))}"
         )
-    bad = labels[(labels != 0) & (labels != 1)]
+    bad = labels[(labels < 0) | (labels >= len(classes))]
     if bad.size:
+        allowed = "0 or 1" if len(classes) == 2 else f"0 to {len(classes) - 1}"
         raise DataError(
-            f"{where}: labels must be 0 or 1 (indices into list_classes {list(classes)}), found {int(bad[0])}"
+            f"{where}: labels must be {allowed} (indices into list_classes {list(classes)}), found {int(bad[0])}"
         )
     if features:
         X = X_raw.T.astype(np.float64, copy=False)  # (n_x, m)
@@ -231,64 +239,129 @@ def _kind_name(preprocessing: dict[str, Any]) -> str:
     return "uint8 pixels" if preprocessing["kind"] == "image" else "float features"
 
 
-def load(data_cfg: Any) -> Dataset:
-    """Load the data a config's ``data`` section names."""
+def _read_source(path: Path, key: str, output: str) -> tuple[Any, ...]:
+    """(X, Y, classes, example_shape, preprocessing) of one file: a course HDF5 file, or a
+    CSV table (raw columns; the caller picks and standardizes them)."""
+    if path.suffix.lower() == ".csv":
+        return (read_csv_table(path, key),)
+    part = read_course_file(path, key, output)
+    return part.X, part.Y, part.classes, part.example_shape, part.preprocessing
+
+
+def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
+    """Load the data a config's ``data`` section names, split and prepared for training.
+
+    Course HDF5 files or a built-in set give X directly; CSV tables and the housing set give
+    columns, of which ``data.features`` are standardized with the training part's mean and
+    standard deviation (the target too), as the stored preprocessing records. Then
+    ``data.test_fraction`` and ``data.validation_fraction`` split seeded parts off, and labels
+    become one-hot columns for a softmax output.
+    """
+    sources: dict[str, str] = {}
+    table: dict[str, dict[str, np.ndarray]] = {}
+    other: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if data_cfg.generate is not None:
         gen = data_cfg.generate
-        X, Y = flower(gen.examples, gen.seed)
-        return Dataset(X, Y, FLOWER_CLASSES, {"kind": "none"}, sources={"generate": gen.name})
-    train = read_course_file(data_cfg.train, "data.train")
-    classes, shape, prep = train.classes, train.example_shape, train.preprocessing
-    sources = {"train": str(data_cfg.train)}
-    other = {}
+        sources["generate"] = gen.name
+        if gen.name == "housing":
+            table["train"] = housing(gen.examples, gen.seed)
+        else:
+            X, Y = (
+                flower(gen.examples, gen.seed)
+                if gen.name == "flower"
+                else spiral(gen.examples, gen.classes, gen.seed)
+            )
+            classes = (
+                FLOWER_CLASSES
+                if gen.name == "flower"
+                else tuple(f"arm {j}" for j in range(gen.classes))
+            )
+            shape, prep = (2,), {"kind": "none"}
+    else:
+        read = _read_source(data_cfg.train, "data.train", output)
+        sources["train"] = str(data_cfg.train)
+        if len(read) == 1:
+            table["train"] = read[0]
+        else:
+            X, Y, classes, shape, prep = read
     for key in ("test", "validation"):
         path = getattr(data_cfg, key)
         if path is None:
             continue
-        part = read_course_file(path, f"data.{key}")
-        where = f"data.{key}: {path}"
-        if part.preprocessing["kind"] != prep["kind"]:
-            raise DataError(
-                f"{where}: {_kind_name(part.preprocessing)}, but data.train holds {_kind_name(prep)}"
-            )
-        if part.example_shape != shape:
-            raise DataError(
-                f"{where}: examples of shape {part.example_shape}, but data.train has {shape}"
-            )
-        if part.classes != classes:
-            raise DataError(
-                f"{where}: classes {list(part.classes)}, but data.train has {list(classes)}"
-            )
-        other[key] = (part.X, part.Y)
+        read = _read_source(path, f"data.{key}", output)
         sources[key] = str(path)
-    X_test, Y_test = other.get("test", (None, None))
-    X_val, Y_val = other.get("validation", (None, None))
-    return Dataset(train.X, train.Y, classes, prep, X_test, Y_test, sources, X_val, Y_val)
-
-
-def split_validation(dataset: Dataset, fraction: float, seed: int) -> Dataset:
-    """Move a seeded random ``fraction`` of the training examples to the validation set.
-
-    The permutation comes from ``np.random.default_rng(seed)``; the validation examples keep
-    their order in the file. At least one example stays on each side.
-    """
-    if not fraction:
-        return dataset
-    m = dataset.X_train.shape[1]
-    n_val = min(max(1, round(fraction * m)), m - 1)
-    if m < 2:
-        raise DataError(
-            f"data.validation_fraction: {m} training example cannot be split; it needs 2 or more"
+        where = f"data.{key}: {path}"
+        if (len(read) == 1) != bool(table):
+            raise DataError(
+                f"{where}: a {'CSV table' if len(read) == 1 else 'course HDF5 file'}, but data.train is not"
+            )
+        if len(read) == 1:
+            table[key] = read[0]
+            continue
+        X_o, Y_o, classes_o, shape_o, prep_o = read
+        if prep_o["kind"] != prep["kind"]:
+            raise DataError(
+                f"{where}: {_kind_name(prep_o)}, but data.train holds {_kind_name(prep)}"
+            )
+        if shape_o != shape:
+            raise DataError(f"{where}: examples of shape {shape_o}, but data.train has {shape}")
+        if classes_o != classes:
+            raise DataError(
+                f"{where}: classes {list(classes_o)}, but data.train has {list(classes)}"
+            )
+        other[key] = (X_o, Y_o)
+    if table:
+        if output != "linear":
+            raise DataError(
+                f"data: a table is for regression; set model.output_activation: linear (found {output})"
+            )
+        where = sources.get("train", "the generated housing table")
+        target = (
+            data_cfg.target
+            if data_cfg.target is not None or data_cfg.generate is None
+            else "price_k"
         )
-    chosen = np.sort(np.random.default_rng(seed).permutation(m)[:n_val])
-    keep = np.setdiff1d(np.arange(m), chosen)
-    return replace(
-        dataset,
-        X_train=dataset.X_train[:, keep],
-        Y_train=dataset.Y_train[:, keep],
-        X_val=dataset.X_train[:, chosen],
-        Y_val=dataset.Y_train[:, chosen],
+        X, Y, features = table_dataset(table["train"], target, data_cfg.features, where)
+        other = {
+            k: table_dataset(t, target, features, sources[k])[:2]
+            for k, t in table.items()
+            if k != "train"
+        }
+        classes, prep = (), {"kind": "table", "features": features, "target": target}
+    dataset = Dataset(
+        X,
+        Y,
+        classes,
+        prep,
+        *other.get("test", (None, None)),
+        sources,
+        *other.get("validation", (None, None)),
     )
+    dataset = split_off(dataset, data_cfg.test_fraction, data_cfg.split_seed, "test")
+    dataset = split_off(
+        dataset, data_cfg.validation_fraction, data_cfg.split_seed + 1, "validation"
+    )
+    if table:
+        dataset = _standardized(dataset)
+    if output == "softmax":
+        dataset = one_hot(dataset)
+    return dataset
+
+
+def _standardized(dataset: Dataset) -> Dataset:
+    """Every split standardized with the training part's statistics, recorded in preprocessing."""
+    prep = standardize(
+        dataset.X_train,
+        dataset.Y_train,
+        dataset.preprocessing["features"],
+        dataset.preprocessing["target"],
+    )
+    parts = {}
+    for split in ("train", "test", "val"):
+        X, Y = getattr(dataset, f"X_{split}"), getattr(dataset, f"Y_{split}")
+        if X is not None:
+            parts[f"X_{split}"], parts[f"Y_{split}"] = apply_table(prep, X, Y)
+    return replace(dataset, preprocessing=prep, **parts)
 
 
 def one_hot(dataset: Dataset) -> Dataset:
@@ -306,4 +379,177 @@ def one_hot(dataset: Dataset) -> Dataset:
         Y_train=encode(dataset.Y_train),
         Y_test=encode(dataset.Y_test),
         Y_val=encode(dataset.Y_val),
+    )
+
+
+def spiral(examples: int = 300, classes: int = 3, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A K-arm spiral, the classic multi-class toy set (CS231n's), made from the legacy generator.
+
+    For arm j of N = examples // K points: r = linspace(0, 1, N),
+    t = linspace(4 j, 4 (j+1), N) + 0.2 N(0, 1); the point is (r sin t, r cos t).
+
+    Returns
+    -------
+    X : ndarray of shape (2, N K)
+    Y : ndarray of shape (1, N K), the arm 0..K-1
+    """
+    from dlcli.model.network import legacy_rng
+
+    rng = legacy_rng(seed)
+    N = examples // classes
+    X = np.zeros((N * classes, 2))
+    Y = np.zeros((N * classes, 1))
+    for j in range(classes):
+        ix = slice(N * j, N * (j + 1))
+        r = np.linspace(0.0, 1.0, N)
+        t = np.linspace(j * 4.0, (j + 1) * 4.0, N) + rng.randn(N) * 0.2
+        X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
+        Y[ix] = j
+    return X.T, Y.T
+
+
+HOUSING_COLUMNS = ("size_m2", "bedrooms", "distance_km", "income_k", "price_k")
+
+
+def housing(examples: int = 1000, seed: int = 1) -> dict[str, np.ndarray]:
+    """A generated housing table: four features and a price, every column numeric.
+
+    With g = np.random.default_rng(seed):
+    size_m2 ~ U(40, 250); bedrooms = clip(round(size_m2 / 45 + N(0, 0.7)), 1, 7);
+    distance_km (to the centre) ~ U(0.5, 30); income_k (the area's median income) ~ U(20, 150);
+    price_k = 1.5 size_m2 + 8 bedrooms + 250 exp(-distance_km / 6) + 1.2 income_k
+              + 0.004 size_m2 income_k + N(0, 20).
+    """
+    g = np.random.default_rng(seed)
+    size = g.uniform(40, 250, examples)
+    bedrooms = np.clip(np.round(size / 45 + g.normal(0, 0.7, examples)), 1, 7)
+    distance = g.uniform(0.5, 30, examples)
+    income = g.uniform(20, 150, examples)
+    price = (
+        1.5 * size
+        + 8 * bedrooms
+        + 250 * np.exp(-distance / 6)
+        + 1.2 * income
+        + 0.004 * size * income
+    )
+    price = price + g.normal(0, 20, examples)
+    return dict(zip(HOUSING_COLUMNS, (size, bedrooms, distance, income, price), strict=True))
+
+
+def read_csv_table(path: Path, key: str = "data.train") -> dict[str, np.ndarray]:
+    """Read a CSV file with a header row into numeric columns; every value must be a number."""
+    import csv
+
+    if not path.exists():
+        raise DataError(f"{key}: {path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{key}: {path}: is a directory, expected a CSV file")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{key}: {path}: not a readable UTF-8 CSV file ({exc})") from None
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise DataError(
+            f"{key}: {path}: empty; expected a header row of column names, then rows of numbers"
+        )
+    header = [name.strip() for name in rows[0]]
+    body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
+    if not body:
+        raise DataError(f"{key}: {path}: holds a header but zero rows; training needs at least 1")
+    values = np.empty((len(body), len(header)))
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(
+                f"{key}: {path}: line {r} has {len(row)} values, the header names {len(header)} columns"
+            )
+        for c, cell in enumerate(row):
+            try:
+                values[r - 2, c] = float(cell)
+            except ValueError:
+                raise DataError(
+                    f"{key}: {path}: line {r}, column {header[c]!r}: {cell.strip()!r} is not a number; "
+                    "only numeric columns are allowed (leave this one out of data.features)"
+                ) from None
+    if not np.all(np.isfinite(values)):
+        r, c = np.argwhere(~np.isfinite(values))[0]
+        raise DataError(
+            f"{key}: {path}: line {r + 2}, column {header[c]!r} is not finite; all values must be"
+        )
+    return {name: values[:, c] for c, name in enumerate(header)}
+
+
+def table_dataset(
+    columns: dict[str, np.ndarray], target: str | None, features: list[str] | None, where: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Raw features X (n_x, m) and target Y (1, m) picked from a table by name."""
+    names = list(columns)
+    if target is None:
+        raise DataError(f"data.target: missing; name the column to predict, one of {names}")
+    if target not in columns:
+        raise DataError(f"data.target: {target!r} is not a column of {where}; columns: {names}")
+    chosen = features if features is not None else [n for n in names if n != target]
+    for name in chosen:
+        if name not in columns:
+            raise DataError(f"data.features: {name!r} is not a column of {where}; columns: {names}")
+        if name == target:
+            raise DataError(
+                f"data.features: {name!r} is the target; a feature cannot be the column it predicts"
+            )
+    if not chosen:
+        raise DataError(f"data.features: {where} has no column besides the target {target!r}")
+    X = np.stack([columns[n] for n in chosen])  # (n_x, m)
+    return X, columns[target][np.newaxis, :], chosen
+
+
+def standardize(X: np.ndarray, Y: np.ndarray, features: list[str], target: str) -> dict[str, Any]:
+    """The preprocessing of a table, from the training set: each feature and the target
+    shifted by its mean and divided by its standard deviation (1 where that is 0)."""
+    std = X.std(axis=1)
+    y_std = float(Y.std())
+    return {
+        "kind": "table",
+        "features": features,
+        "mean": X.mean(axis=1).tolist(),
+        "std": np.where(std > 0, std, 1.0).tolist(),
+        "target": target,
+        "target_mean": float(Y.mean()),
+        "target_std": y_std if y_std > 0 else 1.0,
+    }
+
+
+def apply_table(
+    prep: dict[str, Any], X: np.ndarray, Y: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Standardize raw features (n_x, m) and, if given, the target (1, m) as ``prep`` says."""
+    mean, std = np.array(prep["mean"])[:, np.newaxis], np.array(prep["std"])[:, np.newaxis]
+    Xs = (X - mean) / std
+    return Xs, None if Y is None else (Y - prep["target_mean"]) / prep["target_std"]
+
+
+def unscale_target(prep: dict[str, Any], Y: np.ndarray) -> np.ndarray:
+    """A standardized target (or prediction) back in the table's units."""
+    return Y * prep["target_std"] + prep["target_mean"]
+
+
+def split_off(dataset: Dataset, fraction: float, seed: int, into: str) -> Dataset:
+    """Move a seeded random ``fraction`` of the training examples into the ``into`` split
+    ("validation" or "test"). The permutation comes from ``np.random.default_rng(seed)``; the
+    moved examples keep their order. At least one example stays on each side."""
+    if not fraction:
+        return dataset
+    m = dataset.X_train.shape[1]
+    if m < 2:
+        raise DataError(
+            f"data.{into}_fraction: {m} training example cannot be split; it needs 2 or more"
+        )
+    n_out = min(max(1, round(fraction * m)), m - 1)
+    chosen = np.sort(np.random.default_rng(seed).permutation(m)[:n_out])
+    keep = np.setdiff1d(np.arange(m), chosen)
+    attr = "val" if into == "validation" else "test"
+    return replace(
+        dataset,
+        X_train=dataset.X_train[:, keep],
+        Y_train=dataset.Y_train[:, keep],
+        **{f"X_{attr}": dataset.X_train[:, chosen], f"Y_{attr}": dataset.Y_train[:, chosen]},
     )

@@ -578,17 +578,6 @@ def iterations_of(cfg: Config, m: int) -> int:
     return cfg.train.epochs * -(-m // batch)
 
 
-def regression_metrics(
-    X: np.ndarray, Y: np.ndarray, params: network.Params, hidden: str
-) -> dict[str, float]:
-    """Mean squared error, mean absolute error and R^2 of a linear-output network."""
-    AL, _ = network.forward(X, params, hidden, "linear")
-    residual = AL - Y
-    total = float(np.sum((Y - Y.mean(axis=1, keepdims=True)) ** 2))
-    r2 = 1 - float(np.sum(residual**2)) / total if total > 0 else float("nan")
-    return {"mse": float(np.mean(residual**2)), "mae": float(np.mean(np.abs(residual))), "r2": r2}
-
-
 def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tuple[Path, TrainState]:
     """The run to continue and its last checkpoint; refuses a run made differently."""
     import yaml
@@ -659,10 +648,7 @@ def run(
 
     from dlcli import runs
 
-    dataset = data_mod.load(cfg.data)
-    dataset = data_mod.split_validation(dataset, cfg.data.validation_fraction, cfg.data.split_seed)
-    if dataset.Y_train.shape[0] == 1 and cfg.model.output_activation == "softmax":
-        dataset = data_mod.one_hot(dataset)
+    dataset = data_mod.load(cfg.data, cfg.model.output_activation)
     dtype = np.dtype(cfg.train.dtype)
     X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
     Y = dataset.Y_train.astype(dtype)
@@ -737,10 +723,13 @@ def run(
         if output != "linear":
             metrics[f"{split}_accuracy"] = accuracy(X_s, Y_s, result.params, hidden, output)
         else:
-            metrics |= {
-                f"{split}_{k}": v
-                for k, v in regression_metrics(X_s, Y_s, result.params, hidden).items()
-            }
+            from dlcli.evaluate import regression_metrics
+
+            AL, _ = network.forward(X_s, result.params, hidden, output)
+            if dataset.preprocessing["kind"] == "table":  # in the table's own units
+                AL, Y_s = (data_mod.unscale_target(dataset.preprocessing, a) for a in (AL, Y_s))
+            found = regression_metrics(Y_s, AL)
+            metrics |= {f"{split}_{k}": found[k] for k in ("mse", "mae", "r2")}
         if split != "train":
             metrics[f"{split}_examples"] = int(X_s.shape[1])
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate)

@@ -412,7 +412,10 @@ def test_to_dict_is_plain_and_round_trips(tmp_path: Path) -> None:
         "generate": None,
         "validation": None,
         "validation_fraction": 0.0,
+        "test_fraction": 0.0,
         "split_seed": 1,
+        "target": None,
+        "features": None,
     }
     assert resolved["init"] == {"scale": "xavier", "seed": 1, "from": "old/params.h5"}
     assert resolved["model"]["layers"] == [12288, 7, 1]
@@ -429,7 +432,12 @@ def test_to_dict_round_trip_with_generate_and_overrides(tmp_path: Path) -> None:
     resolved = cfg.to_dict()
     assert resolved["train"]["iterations"] == 50
     assert resolved["init"]["scale"] == 0.0
-    assert resolved["data"]["generate"] == {"name": "flower", "examples": 400, "seed": 1}
+    assert resolved["data"]["generate"] == {
+        "name": "flower",
+        "classes": 3,
+        "examples": 400,
+        "seed": 1,
+    }
     again = load_config(write(tmp_path, yaml.safe_dump(resolved), "r.yaml"))
     assert again == cfg
 

@@ -125,7 +125,7 @@ def test_regression_metrics_by_hand() -> None:
 def test_evaluate_cat_model_on_its_test_set(
     cat_overrides: list[str], cat_files: tuple[Path, Path], in_tmp: Path
 ) -> None:
-    run_dir = train("cat_logreg.yaml", *cat_overrides, "train.iterations=100", out="runs/cat")
+    run_dir = train("cat_logreg.yaml", *cat_overrides, "train.iterations=50", out="runs/cat")
     code, out, err = dlcli("evaluate", "--json")
     assert code == 0, err
     metrics = json.loads(out)
@@ -173,7 +173,7 @@ def test_evaluate_cat_model_on_its_test_set(
 def test_threshold_and_several_files(
     cat_overrides: list[str], cat_files: tuple[Path, Path], in_tmp: Path
 ) -> None:
-    train("cat_logreg.yaml", *cat_overrides, "train.iterations=100", out="runs/cat")
+    train("cat_logreg.yaml", *cat_overrides, "train.iterations=50", out="runs/cat")
     train_file, test_file = (str(p) for p in cat_files)
     results = {}
     for args in ([train_file], [test_file], [train_file, test_file]):
@@ -196,7 +196,7 @@ def test_threshold_and_several_files(
 
 
 def test_mislabeled_grid(cat_overrides: list[str], in_tmp: Path) -> None:
-    train("cat_logreg.yaml", *cat_overrides, "train.iterations=100", out="runs/cat")
+    train("cat_logreg.yaml", *cat_overrides, "train.iterations=50", out="runs/cat")
     code, out, err = dlcli("evaluate", "--mislabeled", "wrong.png")
     assert code == 0, err
     _, js, _ = dlcli("evaluate", "--json")

@@ -556,9 +556,7 @@ def check_config(
     from dlcli.train import initial_params
 
     _check_options(epsilon, threshold, coords, examples, seed)
-    dataset = data_mod.load(cfg.data)
-    if dataset.Y_train.shape[0] == 1 and cfg.model.output_activation == "softmax":
-        dataset = data_mod.one_hot(dataset)  # as training does
+    dataset = data_mod.load(cfg.data, cfg.model.output_activation)  # as training does
     m = dataset.X_train.shape[1]
     rng = np.random.default_rng(seed)
     columns = np.sort(rng.choice(m, size=min(examples, m), replace=False))
