@@ -124,20 +124,43 @@ class ModelConfig(_Section):
         return tuple(probs) if any(p < 1 for p in probs) else ()
 
 
+def _init_scale(value: Any) -> float | str:
+    if value in INIT_RULES:
+        return value
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and math.isfinite(value) and value >= 0:
+        return float(value)
+    raise ValueError(f"must be a number >= 0 (0 gives zeros), 'xavier' or 'he', found {value!r}")
+
+
 class InitConfig(_Section):
     scale: float | str = 0.01
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
     from_: Path | None = Field(default=None, alias="from")
 
+    per_layer: dict[int, float | str] = Field(default_factory=dict)
+
     @field_validator("scale", mode="before")
     @classmethod
     def _scale(cls, value: Any) -> float | str:
-        if value in INIT_RULES:
-            return value
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if number and math.isfinite(value) and value >= 0:
-            return float(value)
-        raise ValueError("must be a number >= 0 (0 gives zeros), 'xavier' or 'he'")
+        return _init_scale(value)
+
+    @field_validator("per_layer", mode="before")
+    @classmethod
+    def _per_layer(cls, value: Any) -> dict[int, float | str]:
+        if not isinstance(value, dict):
+            raise ValueError("must map layer numbers to scales, e.g. {1: he, 3: 0.01}")
+        out = {}
+        for layer, scale in value.items():
+            if isinstance(layer, str) and layer.isdigit():  # as JSON writes int keys
+                layer = int(layer)
+            if not isinstance(layer, int) or isinstance(layer, bool) or layer < 1:
+                raise ValueError(f"keys are layer numbers 1, 2, ..., L, found {layer!r}")
+            try:
+                out[layer] = _init_scale(scale)
+            except ValueError as exc:
+                raise ValueError(f"layer {layer}: {exc}") from None
+        return out
 
 
 Fraction = Annotated[float, Field(strict=True, ge=0, lt=1, allow_inf_nan=False)]
@@ -182,6 +205,16 @@ class Config(_Section):
     output: OutputConfig = OutputConfig()
 
     @model_validator(mode="after")
+    def _per_layer_in_range(self) -> Config:
+        L = len(self.model.layers) - 1
+        beyond = [layer for layer in self.init.per_layer if layer > L]
+        if beyond:
+            raise ValueError(
+                f"init.per_layer: layer {beyond[0]} does not exist; model.layers has layers 1 to {L}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _early_stopping_needs_validation(self) -> Config:
         if self.train.early_stopping is not None and not (
             self.data.validation or self.data.validation_fraction
@@ -193,8 +226,11 @@ class Config(_Section):
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config as plain YAML-able values (paths as strings, ``from`` by name)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The resolved config as plain YAML-able values (paths as strings, ``from`` by name,
+        layer numbers as ints)."""
+        resolved = self.model_dump(mode="json", by_alias=True)
+        resolved["init"]["per_layer"] = dict(self.init.per_layer)
+        return resolved
 
 
 # ---------------------------------------------------------------- YAML reading

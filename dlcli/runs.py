@@ -221,7 +221,9 @@ def is_run(path: Path) -> bool:
     return path.is_dir() and any((path / f).exists() for f in (CONFIG, CHECKPOINT, PARAMS))
 
 
-def create_run_dir(target: Path, resolved_config: dict[str, Any], *, force: bool = False) -> Path:
+def create_run_dir(
+    target: Path, resolved_config: dict[str, Any], *, force: bool = False, note: str = ""
+) -> Path:
     """Make the run directory and write its ``config.yaml``.
 
     A ``target`` that already holds a run is left alone and ``target-2``, ``target-3``, ...
@@ -235,7 +237,8 @@ def create_run_dir(target: Path, resolved_config: dict[str, Any], *, force: bool
         shutil.rmtree(target)
     run_dir = _free_run_dir(target)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / CONFIG, yaml.safe_dump(resolved_config, sort_keys=False))
+    comment = "".join(f"# {line}\n" for line in note.splitlines())
+    write_text(run_dir / CONFIG, yaml.safe_dump(resolved_config, sort_keys=False) + comment)
     return run_dir
 
 

@@ -548,7 +548,7 @@ def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1) -> network.Param
                 )
         return {k: params[k].astype(dtype) for k in want}
     rng = network.legacy_rng(cfg.init.seed)
-    return network.init_params(layers, cfg.init.scale, rng, dtype)
+    return network.init_params(layers, cfg.init.scale, rng, dtype, cfg.init.per_layer)
 
 
 def options_from(cfg: Config) -> Options:
@@ -567,6 +567,22 @@ def options_from(cfg: Config) -> Options:
         restore_best=True if stopping is None else stopping.restore_best,
         seed=t.seed,
     )
+
+
+def init_note(cfg: Config) -> str:
+    """The initialisation each layer got, for the run's config.yaml (as comments)."""
+    if cfg.init.from_ is not None:
+        return f"init: every W and b read from {cfg.init.from_}"
+    layers = cfg.model.layers
+    lines = [
+        f"init: weights = randn * multiplier (legacy RandomState({cfg.init.seed}), drawn W1, W2, ...), biases 0"
+    ]
+    for l in range(1, len(layers)):
+        scale = cfg.init.per_layer.get(l, cfg.init.scale)
+        multiplier = network.init_multiplier(scale, layers[l - 1])
+        rule = f"{scale}, n[l-1] = {layers[l - 1]}" if isinstance(scale, str) else "a number"
+        lines.append(f"  W{l} {layers[l]}x{layers[l - 1]}: multiplier {multiplier:.6g} ({rule})")
+    return "\n".join(lines)
 
 
 def iterations_of(cfg: Config, m: int) -> int:
@@ -661,7 +677,9 @@ def run(
     else:
         m, n_y = dataset.X_train.shape[1], dataset.Y_train.shape[0]
         params, state = initial_params(cfg, dataset.n_x, m, n_y), None
-        run_dir = runs.create_run_dir(out or cfg.output.dir / name, cfg.to_dict(), force=force)
+        run_dir = runs.create_run_dir(
+            out or cfg.output.dir / name, cfg.to_dict(), force=force, note=init_note(cfg)
+        )
     hidden, output = cfg.model.hidden_activation, cfg.model.output_activation
     meta = runs.model_meta(cfg, dataset)
     iterations = iterations_of(cfg, X.shape[1])

@@ -27,11 +27,22 @@ def legacy_rng(seed: int) -> np.random.RandomState:
     return np.random.RandomState(seed)
 
 
+def init_multiplier(scale: float | str, fan_in: int) -> float:
+    """What multiplies ``randn`` for a layer with ``fan_in`` inputs: the number itself,
+    1/sqrt(fan_in) for "xavier", sqrt(2/fan_in) for "he"."""
+    if scale == "xavier":
+        return 1.0 / float(np.sqrt(fan_in))
+    if scale == "he":
+        return float(np.sqrt(2.0 / fan_in))
+    return float(scale)
+
+
 def init_params(
     layers: Sequence[int],
     scale: float | str,
     rng: np.random.RandomState,
     dtype: np.dtype | type = np.float64,
+    per_layer: dict[int, float | str] | None = None,
 ) -> Params:
     """Random weights and zero biases.
 
@@ -45,14 +56,18 @@ def init_params(
     rng : RandomState
         Drawn from in the order W1, W2, ..., WL (see :func:`legacy_rng`).
     dtype : float dtype of the returned arrays.
+    per_layer : dict of layer l -> scale, optional
+        Overrides ``scale`` for those layers.
 
     Returns
     -------
     params : dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1)
     """
     params: Params = {}
+    base = scale
     for l in range(1, len(layers)):
         shape = (layers[l], layers[l - 1])
+        scale = (per_layer or {}).get(l, base)
         if scale == "xavier":
             W = rng.randn(*shape) / np.sqrt(layers[l - 1])
         elif scale == "he":
