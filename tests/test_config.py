@@ -417,7 +417,12 @@ def test_to_dict_is_plain_and_round_trips(tmp_path: Path) -> None:
         "target": None,
         "features": None,
     }
-    assert resolved["init"] == {"scale": "xavier", "seed": 1, "from": "old/params.h5", "per_layer": {}}
+    assert resolved["init"] == {
+        "scale": "xavier",
+        "seed": 1,
+        "from": "old/params.h5",
+        "per_layer": {},
+    }
     assert resolved["model"]["layers"] == [12288, 7, 1]
     assert resolved["train"]["learning_rate"] == 0.001
     assert resolved["output"] == {"dir": "runs"}
