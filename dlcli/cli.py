@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dlcli.audit import Audit
     from dlcli.config import Config
     from dlcli.model.gradcheck import BatteryCase, Coordinate, GradCheck
+    from dlcli.predict import Model
 
 app = typer.Typer(
     help="Train fully connected neural networks written from scratch in NumPy, from a YAML config.",
@@ -624,9 +625,11 @@ ModelOpt = Annotated[
     ),
 ]
 ThresholdOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        help="Predict the model's second class (e.g. cat) when its probability is above this."
+        help="Predict the model's second class (e.g. cat) when its probability is above this "
+        "(default 0.5). Sigmoid models only: a softmax model predicts its most probable class.",
+        show_default=False,
     ),
 ]
 FitOpt = Annotated[
@@ -672,38 +675,81 @@ class _Counter:
 @app.command()
 def predict(
     pictures: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
             help="Pictures, or directories searched recursively for them.",
             metavar="IMAGE_OR_DIR",
             show_default=False,
         ),
-    ],
+    ] = None,
     model: ModelOpt = None,
-    threshold: ThresholdOpt = 0.5,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Predict the rows of this CSV table with a table model instead of pictures: "
+            "its feature columns are taken by name (other columns kept, the target may be "
+            "absent); writes the rows plus a predicted_<target> column.",
+            metavar="FILE.csv",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --csv: write the predictions to this CSV file instead of stdout.",
+            metavar="FILE.csv",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --out: replace a file that exists.")
+    ] = False,
+    threshold: ThresholdOpt = None,
     fit: FitOpt = "stretch",
     json_out: Annotated[
         bool,
         typer.Option(
             "--json",
             help='Print only JSON on stdout: a list of {"path", "label", "probability", "error"} '
-            '({"path", "value", "error"} for a linear-output model).',
+            '({"path", "value", "error"} for a linear-output model); with --csv an object with '
+            '"column" and "predictions".',
         ),
     ] = False,
 ) -> None:
-    """Classify pictures: one row per picture with its label and that label's probability.
+    """Classify pictures: one row per picture with its label and that label's probability;
+    or, with --csv, predict the rows of a table.
 
     Reads PNG, JPEG, GIF (first frame), BMP, TIFF (first page), WebP and PPM/PGM of any size and
     mode (grey, palette, RGBA composited on white, CMYK, 16-bit), upright by their EXIF
     orientation, resized to the model's input with a bicubic filter, flattened and divided by
-    255 as in training. Only the model file is read; no config or data set is needed. A file
-    that cannot be read gets a row with its error, the others are still predicted, and the
-    exit code is 1.
+    255 as in training. A softmax model gives its most probable class and that probability.
+    Only the model file is read; no config or data set is needed. A file that cannot be read
+    gets a row with its error, the others are still predicted, and the exit code is 1.
+
+    A table model (trained on a CSV or data.generate housing) predicts --csv rows: features
+    standardized with the mean and std stored in the model, the prediction in the target's
+    units, written at full precision.
     """
     with user_errors():
         from dlcli.predict import load_model, predict_pictures
 
+        if csv is not None and pictures:
+            raise DlcliError("--csv: give pictures or --csv FILE.csv, not both")
+        if csv is None and not pictures:
+            raise DlcliError(
+                "nothing to predict: give pictures (IMAGE_OR_DIR ...) or, for a table model, "
+                "--csv FILE.csv"
+            )
+        if csv is None and out is not None:
+            raise DlcliError(
+                "--out: goes with --csv (a table's predictions); picture predictions print on stdout"
+            )
         loaded = load_model(model)
+        threshold = _threshold(threshold, loaded)
+        if csv is not None:
+            _predict_csv(loaded, csv, out, force, json_out)
+            return
         with _Counter("reading pictures") as counter:
             rows = predict_pictures(
                 loaded, pictures, threshold=threshold, fit=fit, progress=counter
@@ -718,6 +764,59 @@ def predict(
             f"dlcli: {failed} of {len(rows)} could not be read as pictures", err=True, fg="red"
         )
         raise typer.Exit(1)
+
+
+def _threshold(threshold: float | None, model: Model) -> float:
+    """--threshold as given (checked), or 0.5; refused for a model without a sigmoid output."""
+    from dlcli.predict import check_threshold
+
+    if threshold is None:
+        return 0.5
+    check_threshold(threshold)
+    output = model.output
+    if output != "sigmoid":
+        what = "its most probable class" if output == "softmax" else "values"
+        raise DlcliError(
+            f"--threshold: the model {model.path} has a {output} output and predicts {what}; "
+            "a threshold applies to a sigmoid output only"
+        )
+    return threshold
+
+
+def _predict_csv(model: Model, csv: Path, out: Path | None, force: bool, json_out: bool) -> None:
+    """dlcli predict --csv: the rows plus a prediction column to --out or stdout."""
+    import io
+
+    from dlcli.predict import predict_table
+
+    if out is not None:
+        from dlcli.datasets import check_writable
+
+        check_writable([out], force, suffix=".csv")
+    predicted = predict_table(model, csv)
+    text = io.StringIO()
+    predicted.write(text)
+    if out is not None:
+        from dlcli.runs import atomic_write
+
+        atomic_write(out, lambda tmp: tmp.write_text(text.getvalue(), encoding="utf-8"))
+    if json_out:
+        report = {
+            "model": str(model.path),
+            "csv": str(csv),
+            "out": None if out is None else str(out),
+            "column": predicted.column,
+            "rows": len(predicted.rows),
+            "predictions": [float(v) for v in predicted.values],
+        }
+        typer.echo(json.dumps(report))
+    elif out is None:
+        typer.echo(text.getvalue(), nl=False)
+    else:
+        typer.echo(
+            f"wrote {out}: {_count(len(predicted.rows), 'row')}, the columns of {csv} "
+            f"and {predicted.column}"
+        )
 
 
 def _count(n: int, noun: str) -> str:
@@ -754,14 +853,15 @@ def evaluate(
     data: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Course-layout HDF5 files, evaluated together as one set; default: the "
-            "model's own test set (data.test of the config it was trained with).",
-            metavar="DATA.h5",
+            help="Course-layout HDF5 files (CSV tables for a table model), evaluated together "
+            "as one set; default: the model's own test set, data.test of the config stored "
+            "with it, or its data.test_fraction split made again from that config.",
+            metavar="DATA",
             show_default=False,
         ),
     ] = None,
     model: ModelOpt = None,
-    threshold: ThresholdOpt = 0.5,
+    threshold: ThresholdOpt = None,
     mislabeled: Annotated[
         Path | None,
         typer.Option(
@@ -776,29 +876,34 @@ def evaluate(
         typer.Option(
             "--json",
             help="Print only JSON on stdout: an object with accuracy, precision, recall, f1, "
-            "confusion_matrix, log_loss, examples (mse, mae, r2, examples for a linear output).",
+            "confusion_matrix, log_loss, examples (softmax: accuracy, macro_precision, "
+            "macro_recall, macro_f1, per_class, a K x K confusion_matrix, log_loss, examples; "
+            "linear: mse, mae, r2, examples).",
         ),
     ] = False,
 ) -> None:
     """Measure a trained model on a data set (by default its own test set).
 
     Shows accuracy, precision, recall and F1 of the second class (e.g. cat), the confusion
-    matrix, log-loss and the example count; mean squared error, mean absolute error and R^2
-    for a linear-output model.
+    matrix, log-loss and the example count. A softmax model over K classes: accuracy,
+    precision, recall and F1 of every class and their macro averages (unweighted means over
+    the classes), the K x K confusion matrix (rows true, columns predicted) and the
+    categorical cross-entropy. A linear-output model: mean squared error, mean absolute error
+    and R^2, in the target's own units for a table model.
+
+    Without DATA the model's own test set is used: data.test of the config stored in its
+    params.h5, or, for data.test_fraction (e.g. a generated set), the same seeded split made
+    again from that config.
     """
     with user_errors():
-        from dlcli.predict import default_data, evaluate_files, load_model, mislabeled_grid
+        from dlcli.predict import evaluate_default, evaluate_files, load_model, mislabeled_grid
 
         loaded = load_model(model)
+        threshold = _threshold(threshold, loaded)
         if data:
             evaluation = evaluate_files(loaded, data, threshold=threshold)
         else:
-            evaluation = evaluate_files(
-                loaded,
-                default_data(loaded),
-                threshold=threshold,
-                key=f"data.test in the config of {loaded.path}",
-            )
+            evaluation = evaluate_default(loaded, threshold=threshold)
         if mislabeled is not None:
             mislabeled_grid(evaluation, loaded, mislabeled, threshold)
     metrics = evaluation.metrics
@@ -817,7 +922,16 @@ def _print_evaluation(metrics: dict, mislabeled: Path | None) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     items: list[object] = [header, table]
-    if "accuracy" in metrics:
+    if "macro_f1" in metrics:
+        rows, tables = _softmax_evaluation(metrics)
+        for row in rows:
+            table.add_row(*row)
+        items += tables
+        if mislabeled is not None:
+            right = sum(row[k] for k, row in enumerate(metrics["confusion_matrix"]))
+            wrong = metrics["examples"] - right
+            items.append(Text(f"{wrong} mislabeled pictures drawn in {mislabeled}"))
+    elif "accuracy" in metrics:
         (tn, fp), (fn, tp) = metrics["confusion_matrix"]
         negative, positive = metrics["classes"]
         table.add_row("examples", str(metrics["examples"]))
@@ -841,14 +955,50 @@ def _print_evaluation(metrics: dict, mislabeled: Path | None) -> None:
             items.append(Text(f"{fp + fn} mislabeled pictures drawn in {mislabeled}"))
     else:
         table.add_row("examples", str(metrics["examples"]))
+        if "target" in metrics:
+            table.add_row("target", f"{metrics['target']} (mse, mae in its units)")
         table.add_row("mse", f"{metrics['mse']:.6g}")
         table.add_row("mae", f"{metrics['mae']:.6g}")
         table.add_row("r2", f"{metrics['r2']:.6f}")
     _print_tables(*items)
 
 
+def _softmax_evaluation(metrics: dict) -> tuple[list[tuple[str, str]], list[object]]:
+    """A softmax model's evaluation: the summary rows, then the per-class and confusion tables."""
+    from rich.table import Table
+    from rich.text import Text
+
+    classes, cm, m = metrics["classes"], metrics["confusion_matrix"], metrics["examples"]
+    right = sum(row[k] for k, row in enumerate(cm))
+    rows = [
+        ("examples", str(m)),
+        ("classes", str(len(classes))),
+        ("accuracy", f"{100 * metrics['accuracy']:.2f} % ({right}/{m})"),
+        ("macro precision", f"{metrics['macro_precision']:.4f}"),
+        ("macro recall", f"{metrics['macro_recall']:.4f}"),
+        ("macro f1", f"{metrics['macro_f1']:.4f}"),
+        ("log_loss", f"{metrics['log_loss']:.6f}"),
+    ]
+    per_class = Table()
+    for name in ("class", "precision", "recall", "f1", "support"):
+        per_class.add_column(name, justify="left" if name == "class" else "right")
+    for c in metrics["per_class"]:
+        per_class.add_row(
+            c["class"], f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}",
+            str(c["support"]),
+        )  # fmt: skip
+    title = Text("confusion matrix (rows: true class, columns: predicted class)")
+    confusion = Table()
+    confusion.add_column("")
+    for name in classes:
+        confusion.add_column(f"predicted {name}", justify="right")
+    for name, row in zip(classes, cm, strict=True):
+        confusion.add_row(f"true {name}", *(str(n) for n in row))
+    return rows, [per_class, title, confusion]
+
+
 data_app = typer.Typer(
-    help="Make and inspect data sets in the course's HDF5 layout.",
+    help="Make and inspect data sets in the course's HDF5 layout (and the housing CSV table).",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -1051,6 +1201,70 @@ def data_flower(
         f"wrote {out}: {examples} examples of 2 float64 features, classes red (0) and blue (1), "
         f"{examples // 2} each\n"
         f"Train on it: dlcli train configs/flower.yaml --set data.generate=null --set data.train={out}"
+    )
+
+
+@data_app.command("spiral")
+def data_spiral(
+    out: Annotated[
+        Path, typer.Option(help="The HDF5 file to write.", metavar="FILE.h5", show_default=False)
+    ],
+    examples: Annotated[
+        int, typer.Option(help="Examples, the same number per arm (a multiple of --classes).")
+    ] = 300,
+    classes: Annotated[int, typer.Option(help="Arms, one class each (2 to 100).")] = 3,
+    seed: Annotated[
+        int, typer.Option(help="The legacy RandomState seed, as data.generate.seed.")
+    ] = 1,
+    force: ForceOpt = False,
+) -> None:
+    """Write the K-arm spiral (what data.generate spiral makes) as an HDF5 file.
+
+    The file holds train_set_x float64 (m, 2) features, train_set_y int64 (m,) labels 0..K-1
+    and list_classes ("arm 0" .. "arm K-1"); data.train reads it back, and dlcli evaluate
+    --model RUN FILE.h5 measures a spiral model on it.
+    """
+    with user_errors():
+        from dlcli.datasets import check_writable, write_spiral
+
+        check_writable([out], force)
+        write_spiral(out, examples, classes, seed)
+    layers = f" --set model.layers=[2,100,{classes}]" if classes != 3 else ""
+    typer.echo(
+        f"wrote {out}: {examples} examples of 2 float64 features, classes arm 0 (0) to "
+        f"arm {classes - 1} ({classes - 1}), {examples // classes} each\n"
+        f"Train on it: dlcli train configs/spiral.yaml --set data.generate=null "
+        f"--set data.train={out}{layers}"
+    )
+
+
+@data_app.command("housing")
+def data_housing(
+    out: Annotated[
+        Path, typer.Option(help="The CSV file to write.", metavar="FILE.csv", show_default=False)
+    ],
+    examples: Annotated[int, typer.Option(help="Rows (houses).")] = 1000,
+    seed: Annotated[
+        int, typer.Option(help="Seeds np.random.default_rng, as data.generate.seed.")
+    ] = 1,
+    force: ForceOpt = False,
+) -> None:
+    """Write the generated housing table (what data.generate housing makes) as a CSV file.
+
+    Columns size_m2, bedrooms, distance_km, income_k and price_k (the formula is in the
+    README); every number is written so it reads back bit for bit. Train on it with
+    data.train: FILE.csv and data.target: price_k.
+    """
+    with user_errors():
+        from dlcli.data import HOUSING_COLUMNS
+        from dlcli.datasets import check_writable, write_housing_csv
+
+        check_writable([out], force, suffix=".csv")
+        write_housing_csv(out, examples, seed)
+    typer.echo(
+        f"wrote {out}: {_count(examples, 'row')}, columns {', '.join(HOUSING_COLUMNS)}\n"
+        f"Train on it: dlcli train configs/housing.yaml --set data.generate=null "
+        f"--set data.train={out} --set data.target=price_k"
     )
 
 

@@ -239,11 +239,14 @@ def _kind_name(preprocessing: dict[str, Any]) -> str:
     return "uint8 pixels" if preprocessing["kind"] == "image" else "float features"
 
 
-def _read_source(path: Path, key: str, output: str) -> tuple[Any, ...]:
+def _read_source(
+    path: Path, key: str, output: str, numeric: list[str] | None = None
+) -> tuple[Any, ...]:
     """(X, Y, classes, example_shape, preprocessing) of one file: a course HDF5 file, or a
-    CSV table (raw columns; the caller picks and standardizes them)."""
+    CSV table (raw columns, ``numeric`` ones as numbers; the caller picks and standardizes
+    them)."""
     if path.suffix.lower() == ".csv":
-        return (read_csv_table(path, key),)
+        return (read_csv_table(path, key, numeric),)
     part = read_course_file(path, key, output)
     return part.X, part.Y, part.classes, part.example_shape, part.preprocessing
 
@@ -259,6 +262,10 @@ def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
     """
     sources: dict[str, str] = {}
     table: dict[str, dict[str, np.ndarray]] = {}
+    # Named features leave other columns of a CSV unused, so they need not be numbers.
+    numeric = None
+    if data_cfg.features is not None:
+        numeric = [*data_cfg.features, *([data_cfg.target] if data_cfg.target else [])]
     other: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if data_cfg.generate is not None:
         gen = data_cfg.generate
@@ -278,7 +285,7 @@ def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
             )
             shape, prep = (2,), {"kind": "none"}
     else:
-        read = _read_source(data_cfg.train, "data.train", output)
+        read = _read_source(data_cfg.train, "data.train", output, numeric)
         sources["train"] = str(data_cfg.train)
         if len(read) == 1:
             table["train"] = read[0]
@@ -288,7 +295,7 @@ def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
         path = getattr(data_cfg, key)
         if path is None:
             continue
-        read = _read_source(path, f"data.{key}", output)
+        read = _read_source(path, f"data.{key}", output, numeric)
         sources[key] = str(path)
         where = f"data.{key}: {path}"
         if (len(read) == 1) != bool(table):
@@ -436,8 +443,14 @@ def housing(examples: int = 1000, seed: int = 1) -> dict[str, np.ndarray]:
     return dict(zip(HOUSING_COLUMNS, (size, bedrooms, distance, income, price), strict=True))
 
 
-def read_csv_table(path: Path, key: str = "data.train") -> dict[str, np.ndarray]:
-    """Read a CSV file with a header row into numeric columns; every value must be a number."""
+def read_csv_rows(
+    path: Path, key: str = "data.train"
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows of a CSV file, as text, each row with its line in the file.
+
+    Blank lines are skipped. The file must be UTF-8 with a header row of distinct column names
+    and at least one row, every row holding one value per column.
+    """
     import csv
 
     if not path.exists():
@@ -446,37 +459,80 @@ def read_csv_table(path: Path, key: str = "data.train") -> dict[str, np.ndarray]
         raise DataError(f"{key}: {path}: is a directory, expected a CSV file")
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+            reader = csv.reader(f)
+            rows = [(reader.line_num, row) for row in reader]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{key}: {path}: not a readable UTF-8 CSV file ({exc})") from None
-    if not rows or not any(cell.strip() for cell in rows[0]):
+    if not rows or not any(cell.strip() for cell in rows[0][1]):
         raise DataError(
             f"{key}: {path}: empty; expected a header row of column names, then rows of numbers"
         )
-    header = [name.strip() for name in rows[0]]
-    body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
+    header = [name.strip() for name in rows[0][1]]
+    twice = next((name for i, name in enumerate(header) if name in header[:i]), None)
+    if twice is not None:
+        raise DataError(
+            f"{key}: {path}: the header names column {twice!r} twice; names must differ"
+        )
+    body = [(line, row) for line, row in rows[1:] if any(cell.strip() for cell in row)]
     if not body:
-        raise DataError(f"{key}: {path}: holds a header but zero rows; training needs at least 1")
-    values = np.empty((len(body), len(header)))
-    for r, row in enumerate(body, start=2):
+        raise DataError(f"{key}: {path}: holds a header but zero rows; at least 1 is needed")
+    for line, row in body:
         if len(row) != len(header):
             raise DataError(
-                f"{key}: {path}: line {r} has {len(row)} values, the header names {len(header)} columns"
+                f"{key}: {path}: line {line} has {len(row)} values, the header names {len(header)} columns"
             )
-        for c, cell in enumerate(row):
+    return header, body
+
+
+def csv_numbers(
+    header: list[str],
+    body: list[tuple[int, list[str]]],
+    names: list[str],
+    where: str,
+    hint: str = "features and the target must be numbers; to leave this column out, list the "
+    "feature columns in data.features",
+) -> np.ndarray:
+    """The columns ``names`` of rows read by :func:`read_csv_rows` as numbers.
+
+    Returns
+    -------
+    ndarray of shape (len(names), m), float64, every value finite
+    """
+    columns = [header.index(name) for name in names]
+    values = np.empty((len(names), len(body)))
+    for r, (line, row) in enumerate(body):
+        for i, c in enumerate(columns):
             try:
-                values[r - 2, c] = float(cell)
+                values[i, r] = float(row[c])
             except ValueError:
                 raise DataError(
-                    f"{key}: {path}: line {r}, column {header[c]!r}: {cell.strip()!r} is not a number; "
-                    "only numeric columns are allowed (leave this one out of data.features)"
+                    f"{where}: line {line}, column {header[c]!r}: {row[c].strip()!r} is not a number; {hint}"
                 ) from None
     if not np.all(np.isfinite(values)):
-        r, c = np.argwhere(~np.isfinite(values))[0]
+        i, r = np.argwhere(~np.isfinite(values.T))[0][::-1]
         raise DataError(
-            f"{key}: {path}: line {r + 2}, column {header[c]!r} is not finite; all values must be"
+            f"{where}: line {body[r][0]}, column {names[i]!r} is not finite; all values must be"
         )
-    return {name: values[:, c] for c, name in enumerate(header)}
+    return values
+
+
+def read_csv_table(
+    path: Path, key: str = "data.train", numeric: list[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Read a CSV file with a header row into columns (checks of :func:`read_csv_rows`).
+
+    The columns named in ``numeric`` (every column when None) must hold numbers and become
+    float64 arrays (:func:`csv_numbers`); the others, which training does not use, stay text
+    (object arrays), so a table may carry an address or a name beside its numbers.
+    """
+    header, body = read_csv_rows(path, key)
+    wanted = header if numeric is None else [name for name in header if name in numeric]
+    values = csv_numbers(header, body, wanted, f"{key}: {path}")
+    table = {name: values[i] for i, name in enumerate(wanted)}
+    return {
+        name: table[name] if name in table else np.array([row[c] for _, row in body], object)
+        for c, name in enumerate(header)
+    }
 
 
 def table_dataset(

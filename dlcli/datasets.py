@@ -9,6 +9,11 @@ Layouts written (both read back by ``data.read_course_file``, so ``dlcli train``
   strings: each picture's path relative to the folder.
 - The flower (:func:`write_flower`): one file with ``train_set_x`` float64 (m, 2) features as
   they are (no division), ``train_set_y`` int64 (m,), ``list_classes`` [b"red", b"blue"].
+- The K-arm spiral (:func:`write_spiral`): the same layout, labels 0..K-1, ``list_classes``
+  [b"arm 0", ..., b"arm K-1"].
+
+The generated housing table is written as CSV instead (:func:`write_housing_csv`), the
+columns of ``data.HOUSING_COLUMNS``, which ``data.train: FILE.csv`` reads back.
 """
 
 from __future__ import annotations
@@ -195,11 +200,13 @@ def output_paths(out: Path, test: bool) -> tuple[Path, Path | None]:
     return out.with_name(f"train_{name}.h5"), out.with_name(f"test_{name}.h5") if test else None
 
 
-def check_writable(paths: Sequence[Path], force: bool) -> None:
+def check_writable(paths: Sequence[Path], force: bool, suffix: str = ".h5") -> None:
     """Refuse to overwrite a file (unless ``force``) or to write into a missing folder."""
     for path in paths:
         if path.is_dir():
-            raise DlcliError(f"--out {path}: is a directory, expected a file name ending in .h5")
+            raise DlcliError(
+                f"--out {path}: is a directory, expected a file name ending in {suffix}"
+            )
         if path.exists() and not force:
             raise DlcliError(f"--out {path}: exists already; pass --force to replace it")
         if not path.parent.is_dir():
@@ -281,6 +288,62 @@ def write_flower(path: Path, examples: int = 400, seed: int = 1) -> None:
     )
 
 
+def write_spiral(path: Path, examples: int = 300, classes: int = 3, seed: int = 1) -> None:
+    """The K-arm spiral (:func:`dlcli.data.spiral`) as one course-layout file of float
+    features: ``train_set_x`` float64 (m, 2), ``train_set_y`` int64 (m,) arms 0..K-1,
+    ``list_classes`` "arm 0" .. "arm K-1" (the class names training on the generated set
+    gives, so a model trained either way evaluates on the file)."""
+    from dlcli.data import spiral
+
+    if not 2 <= classes <= 100:
+        raise DlcliError(f"--classes: must be 2 to 100, found {classes}")
+    if examples < classes or examples % classes:
+        raise DlcliError(
+            f"--examples: must be a multiple of --classes {classes} (equal arms), at least "
+            f"{classes}; found {examples}"
+        )
+    if not 0 <= seed <= 2**32 - 1:
+        raise DlcliError(f"--seed: must be 0 to 2^32-1, found {seed}")
+    X, Y = spiral(examples, classes, seed)  # (2, m), (1, m)
+    write_course_h5(
+        path,
+        "train_set",
+        np.ascontiguousarray(X.T),  # (m, 2): examples in rows, as the course's files
+        Y[0].astype(np.int64),
+        [f"arm {j}" for j in range(classes)],
+        attrs={"generated": "spiral", "examples": examples, "classes": classes, "seed": seed},
+    )
+
+
+def _csv_number(value: float) -> str:
+    """The shortest text that reads back as the same float64 ("3" for a whole number)."""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def write_housing_csv(path: Path, examples: int = 1000, seed: int = 1) -> None:
+    """The generated housing table (:func:`dlcli.data.housing`) as a CSV file with a header
+    of ``HOUSING_COLUMNS``; every number is written so it reads back bit for bit, so training
+    on the file is training on ``data.generate housing``."""
+    import csv
+    import io
+
+    from dlcli.data import HOUSING_COLUMNS, housing
+    from dlcli.runs import atomic_write
+
+    if not 1 <= examples <= 10_000_000:
+        raise DlcliError(f"--examples: must be 1 to 10000000, found {examples}")
+    if not 0 <= seed <= 2**32 - 1:
+        raise DlcliError(f"--seed: must be 0 to 2^32-1, found {seed}")
+    table = housing(examples, seed)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(HOUSING_COLUMNS)
+    columns = [table[name] for name in HOUSING_COLUMNS]
+    for i in range(examples):
+        writer.writerow([_csv_number(column[i]) for column in columns])
+    atomic_write(path, lambda tmp: tmp.write_text(text.getvalue(), encoding="utf-8"))
+
+
 def describe(path: Path, key: str = "FILE.h5") -> dict[str, Any]:
     """What ``dlcli data info`` shows about a course-layout file.
 
@@ -288,13 +351,13 @@ def describe(path: Path, key: str = "FILE.h5") -> dict[str, Any]:
     -------
     dict with ``path``, ``datasets`` (name, shape, dtype of each), ``examples``,
     ``example_shape``, ``kind`` ("pixels" or "features"), ``dtype``, ``classes``,
-    ``class_counts`` [m0, m1], ``class_fractions``, ``min``, ``max``
+    ``class_counts`` [m0, m1, ...] (one per class), ``class_fractions``, ``min``, ``max``
     """
     import h5py
 
     from dlcli.data import read_course_file
 
-    read = read_course_file(path, key)
+    read = read_course_file(path, key, output="softmax")  # any number of classes
     datasets: list[dict[str, Any]] = []
     with h5py.File(path, "r") as f:
 
@@ -304,7 +367,7 @@ def describe(path: Path, key: str = "FILE.h5") -> dict[str, Any]:
 
         f.visititems(visit)
         x_name = next(d for d in datasets if d["name"].endswith("_x") and "/" not in d["name"])
-    counts = np.bincount(read.Y[0].astype(np.int64), minlength=2).tolist()
+    counts = np.bincount(read.Y[0].astype(np.int64), minlength=len(read.classes)).tolist()
     m = int(read.Y.shape[1])
     pixels = read.preprocessing["kind"] == "image"
     X = read.X * 255.0 if pixels else read.X
@@ -328,7 +391,7 @@ def write_thumbnails(data: Path, out: Path, count: int = 25) -> int:
     scatter plot of the examples by class (two features). Returns how many are drawn."""
     from dlcli.data import read_course_file
 
-    read = read_course_file(data, "FILE.h5")
+    read = read_course_file(data, "FILE.h5", output="softmax")
     m = read.Y.shape[1]
     labels = read.Y[0].astype(np.int64)
     if read.preprocessing["kind"] == "image":
@@ -351,9 +414,12 @@ def write_thumbnails(data: Path, out: Path, count: int = 25) -> int:
 
     fig = Figure(figsize=(5, 5), dpi=100)
     ax = fig.subplots()
-    for label, color in ((0, "tab:red"), (1, "tab:blue")):
+    colors = ["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown"]
+    colors += ["tab:pink", "tab:gray", "tab:olive", "tab:cyan"]
+    for label, name in enumerate(read.classes):
         mine = labels == label
-        ax.scatter(read.X[0, mine], read.X[1, mine], s=8, c=color, label=read.classes[label])
+        color = colors[label] if label < len(colors) else None  # then matplotlib's cycle
+        ax.scatter(read.X[0, mine], read.X[1, mine], s=8, c=color, label=name)
     ax.legend()
     ax.set_title(f"{data.name}: {m} examples")
     fig.tight_layout()

@@ -5,32 +5,45 @@ class in rows and the predicted class in columns, ``[[TN, FP], [FN, TP]]``; clas
 second name in ``list_classes``, "cat" in the course's files) is the positive class; a ratio
 whose denominator is 0 (precision with no positive prediction, recall with no positive
 example, F1 with both 0) is defined as 0.
+
+A softmax output over K classes predicts the class of largest probability (no threshold). Its
+report gives precision, recall and F1 of every class (that class against the rest, support =
+its true examples) and their macro averages, the unweighted means over the K classes, as
+scikit-learn's ``average="macro"``: every class counts the same however rare it is. The same
+zero-division rule holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from dlcli.model.network import cross_entropy_from_logits
+from dlcli.model.network import (
+    categorical_cross_entropy_from_logits,
+    cross_entropy_from_logits,
+    softmax,
+)
 
 
-def confusion_matrix(Y: np.ndarray, Y_pred: np.ndarray) -> np.ndarray:
+def confusion_matrix(Y: np.ndarray, Y_pred: np.ndarray, K: int = 2) -> np.ndarray:
     """Counts of (true, predicted) label pairs.
 
     Parameters
     ----------
-    Y : ndarray of shape (1, m) or (m,), labels 0/1
-    Y_pred : ndarray of the same size, labels 0/1
+    Y : ndarray of shape (1, m) or (m,), labels 0..K-1
+    Y_pred : ndarray of the same size, labels 0..K-1
+    K : the number of classes
 
     Returns
     -------
-    ndarray of shape (2, 2), int64: ``[[TN, FP], [FN, TP]]``, rows true, columns predicted
+    ndarray of shape (K, K), int64: entry [i, j] counts the examples of true class i predicted
+    as j (rows true, columns predicted); for K = 2 that is ``[[TN, FP], [FN, TP]]``
     """
     y = np.ravel(Y).astype(np.int64)
     p = np.ravel(Y_pred).astype(np.int64)
-    return np.bincount(2 * y + p, minlength=4).reshape(2, 2)
+    return np.bincount(K * y + p, minlength=K * K).reshape(K, K)
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -69,6 +82,56 @@ def classification_metrics(Y: np.ndarray, ZL: np.ndarray, threshold: float = 0.5
         "log_loss": cross_entropy_from_logits(ZL, Y),
         "examples": m,
         "threshold": threshold,
+    }
+
+
+def softmax_metrics(Y: np.ndarray, ZL: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, per-class and macro precision / recall / F1, the K x K confusion matrix and
+    the log-loss of a softmax output.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (1, m) or (m,), labels 0..K-1
+    ZL : ndarray of shape (K, m), the output layer's pre-activation; AL = softmax(ZL)
+    classes : the K class names, label order
+
+    Returns
+    -------
+    dict with ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1``,
+    ``per_class`` (one ``{"class", "precision", "recall", "f1", "support"}`` per class),
+    ``confusion_matrix`` (K lists of K counts, rows true, columns predicted), ``log_loss``
+    (the categorical cross-entropy computed from ZL, shifted by each column's max, so it
+    stays finite however confident a wrong prediction is), ``classes``, ``examples``
+    """
+    K = ZL.shape[0]
+    labels = np.ravel(Y).astype(np.int64)
+    Y_pred = softmax(ZL).argmax(axis=0)  # (m,): the most probable class, as network.predict
+    cm = confusion_matrix(labels, Y_pred, K)
+    per_class = []
+    for k in range(K):
+        tp, predicted, support = int(cm[k, k]), int(cm[:, k].sum()), int(cm[k, :].sum())
+        precision, recall = _ratio(tp, predicted), _ratio(tp, support)
+        per_class.append(
+            {
+                "class": str(classes[k]),
+                "precision": precision,
+                "recall": recall,
+                "f1": _ratio(2 * precision * recall, precision + recall),
+                "support": support,
+            }
+        )
+    m = int(labels.size)
+    one_hot = (np.arange(K)[:, np.newaxis] == labels[np.newaxis, :]).astype(np.float64)  # (K, m)
+    return {
+        "accuracy": _ratio(int(np.trace(cm)), m),
+        "macro_precision": float(np.mean([c["precision"] for c in per_class])),
+        "macro_recall": float(np.mean([c["recall"] for c in per_class])),
+        "macro_f1": float(np.mean([c["f1"] for c in per_class])),
+        "per_class": per_class,
+        "confusion_matrix": cm.tolist(),
+        "log_loss": categorical_cross_entropy_from_logits(ZL, one_hot),
+        "classes": [str(c) for c in classes],
+        "examples": m,
     }
 
 
