@@ -159,14 +159,18 @@ def _split(state: dict[str, np.ndarray], names: set[str]) -> tuple[network.Param
     }
 
 
-class _Direct:
-    """The course's algorithm as written: every iteration multiplies by X (or its batch).
+def _with_l2(grads: network.Params, params: network.Params, l2: float, m: int) -> network.Params:
+    """dW{l} + lambda / m W{l} for every weight in ``params`` (biases are not penalized)."""
+    if not l2:
+        return grads
+    return {
+        k: g + l2 / m * params[k[1:]] if k[1:] in params and k[1] == "W" else g
+        for k, g in grads.items()
+    }
 
-    Its state is the parameters and the optimizer's arrays. Each step makes new arrays, so
-    a state taken before a step stays whole: that is what a divergence falls back to.
-    """
 
-    name = "direct"
+class _Engine:
+    """What both engines hold: the data, the state dict, the activations and the options."""
 
     def __init__(
         self, X: np.ndarray, state: dict[str, np.ndarray], hidden: str, output: str, opts: Options
@@ -178,7 +182,18 @@ class _Direct:
             output,
             opts,
         )
+        # The network's parameters among the state's arrays (for gram: all but W1).
         self.names = {k for k in state if k[0] in "Wb" and k[1:].isdigit()}
+
+
+class _Direct(_Engine):
+    """The course's algorithm as written: every iteration multiplies by X (or its batch).
+
+    Its state is the parameters and the optimizer's arrays. Each step makes new arrays, so
+    a state taken before a step stays whole: that is what a divergence falls back to.
+    """
+
+    name = "direct"
 
     @staticmethod
     def initial_state(
@@ -197,11 +212,7 @@ class _Direct:
     ) -> None:
         params, opt_state = _split(self.state, self.names)
         grads = network.backward(AL, Y, caches, params, self.hidden, masks=masks)
-        if self.opts.l2:
-            m = Y.shape[1]
-            for k in params:
-                if k[0] == "W":
-                    grads[f"d{k}"] = grads[f"d{k}"] + self.opts.l2 / m * params[k]
+        grads = _with_l2(grads, params, self.opts.l2, Y.shape[1])
         params, opt_state = OPTIMIZERS[self.opts.optimizer][1](
             params, grads, opt_state, lr, self.opts.hyper
         )
@@ -211,7 +222,7 @@ class _Direct:
         return _split(state, self.names)[0]
 
 
-class _Gram:
+class _Gram(_Engine):
     """Full-batch training with W1 kept as a W1_0 + C @ X.T.
 
     Every update of W1 is a combination of the training examples (dW1 = dZ1 @ X.T, plus
@@ -226,20 +237,11 @@ class _Gram:
     def __init__(
         self, X: np.ndarray, state: dict[str, np.ndarray], hidden: str, output: str, opts: Options
     ) -> None:
-        self.X, self.state, self.hidden, self.output, self.opts = (
-            X,
-            dict(state),
-            hidden,
-            output,
-            opts,
-        )
+        super().__init__(X, state, hidden, output, opts)
         self.Z1_0 = state["W1_0"] @ X  # (n[1], m)
         self.K = X.T @ X  # (m, m), symmetric
         self.W1_0_sq = float(np.sum(np.square(state["W1_0"]))) if opts.l2 else 0.0
         self.CK = np.empty_like(self.Z1_0)
-        self.names = {
-            k for k in state if k[0] in "Wb" and k[1:].isdigit()
-        }  # every parameter but W1
 
     @staticmethod
     def initial_state(
@@ -288,10 +290,7 @@ class _Gram:
         )
         # dW1 = ga W1_0 + gC X.T: the data term dZ1 X.T and L2's lambda/m (a W1_0 + C X.T).
         ga, gC = opts.l2 / m * s["a"], grads.pop("dZ1") + opts.l2 / m * s["C"]
-        if opts.l2:
-            for k in params:
-                if k[0] == "W":
-                    grads[f"d{k}"] = grads[f"d{k}"] + opts.l2 / m * params[k]
+        grads = _with_l2(grads, params, opts.l2, m)
         params, opt_state = OPTIMIZERS[opts.optimizer][1](params, grads, opt_state, lr, opts.hyper)
         new = {**params, **{k: v for k, v in opt_state.items()}, "W1_0": s["W1_0"]}
         if opts.optimizer == "momentum":
