@@ -347,7 +347,7 @@ def audit_config(cfg: Config) -> Audit:
     layers, m = list(cfg.model.layers), dataset.X_train.shape[1]
     engine = cfg.train.engine
     if engine == "auto":
-        engine = choose_engine(layers, m, cfg.train.iterations)
+        engine = "direct" if cfg.data.stream else choose_engine(layers, m, cfg.train.iterations)
     return audit(
         layers,
         dataset.X_train.shape,

@@ -1268,5 +1268,217 @@ def data_housing(
     )
 
 
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[
+        Path, typer.Option(help="The HDF5 file to write.", metavar="FILE.h5", show_default=False)
+    ],
+    examples: Annotated[
+        int, typer.Option(help="Pictures to write (any number: the file may exceed memory).")
+    ] = 10_000,
+    size: Annotated[int, typer.Option(help="Pictures are size x size x 3 uint8 pixels.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seeds np.random.default_rng.")] = 1,
+    chunk: Annotated[int, typer.Option(help="Pictures generated and written at a time.")] = 1024,
+    force: ForceOpt = False,
+) -> None:
+    """Write a synthetic course-layout file of any size, in chunks (for data.stream tests).
+
+    train_set_x uint8 (m, size, size, 3), train_set_y, list_classes (dark, bright): a dark
+    picture's pixels are uniform in 0..127, a bright one's in 64..191. At most --chunk
+    pictures are in memory at a time.
+    """
+    with user_errors():
+        from dlcli.datasets import check_writable, write_synth
+
+        check_writable([out], force)
+        with _Counter("writing pictures") as counter:
+            write_synth(out, examples, size=size, seed=seed, chunk=chunk, progress=counter)
+    gib = examples * size * size * 3 / 2**30
+    typer.echo(
+        f"wrote {out}: {examples} pictures {size}x{size}x3 uint8 ({gib:.2f} GiB), classes dark (0) "
+        f"and bright (1)\n"
+        f"Train on it from disk: dlcli train configs/cat_2layer.yaml --set data.train={out} "
+        f"--set data.test=null --set data.stream=true --set train.batch_size=1024"
+        + (f" --set model.layers=[{size * size * 3},7,1]" if size != 64 else "")
+    )
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[
+        Path,
+        typer.Argument(
+            help="Sweep file: base (a config path or mapping), grid and/or random (see the README).",
+            show_default=False,
+        ),
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Local worker processes (default: the core count); each gets cores // workers BLAS threads.",
+            show_default=False,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            metavar="tcp://HOST:PORT",
+            help="Run the trials on this Dask distributed scheduler instead (needs dlcli's dask extra).",
+            show_default=False,
+        ),
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Keep the trials this sweep directory finished; run the rest."
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Sweep directory (default: the file's out:, else runs/<sweep name>).",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only JSON on stdout: the trials, best first.")
+    ] = False,
+) -> None:
+    """Train every trial of a sweep file and gather results.csv, sweep.png and a table.
+
+    Each trial is a run directory <sweep dir>/trials/NNN. Every trial's config is checked before
+    anything runs. A failed trial is recorded with its error, the others go on (exit code 1 at
+    the end); --resume skips the trials already finished.
+    """
+    import os
+
+    with user_errors():
+        from dlcli.sweep import dask_executor, load_sweep, local_executor, run_sweep, sort_results
+
+        plan = load_sweep(sweep_file, out)
+        executor = (
+            dask_executor(scheduler)
+            if scheduler
+            else local_executor(workers or os.cpu_count() or 1)
+        )
+        try:
+            with _SweepProgress(len(plan.trials), plan.metric, quiet or json_out) as progress:
+                results = run_sweep(plan, executor, resume=resume, on_trial=progress)
+        except KeyboardInterrupt:
+            typer.secho(
+                f"dlcli: sweep interrupted; finished trials are in {plan.out / 'results.csv'}. "
+                f"Resume with: dlcli sweep {sweep_file} --out {plan.out} --resume",
+                err=True,
+                fg="yellow",
+            )
+            raise typer.Exit(130) from None
+    ranked = sort_results(plan, results)
+    failed = sum(r["status"] != "ok" for r in results)
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "sweep_dir": str(plan.out),
+                    "metric": plan.metric,
+                    "maximize": plan.maximize,
+                    "trials": [r["row"] for r in ranked],
+                }
+            )
+        )
+    else:
+        _print_sweep(plan.keys, plan.metric, ranked, plan.out)
+    if failed:
+        typer.secho(f"dlcli: {_count(failed, 'trial')} failed; see results.csv", err=True, fg="red")
+        raise typer.Exit(1)
+
+
+class _SweepProgress:
+    """Finished trials on stderr: a Rich bar on a terminal, one plain line per trial elsewhere."""
+
+    def __init__(self, total: int, metric: str, quiet: bool) -> None:
+        self.total, self.metric, self.quiet, self.bar = total, metric, quiet, None
+        if not quiet and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("trials"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
+            self.task = self.bar.add_task("sweep", total=total)
+
+    def __enter__(self) -> _SweepProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, result: dict, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+        elif not self.quiet:
+            value = result["row"].get(self.metric, "")
+            shown = f"{self.metric} {float(value):.6g}" if value else result["error"]
+            values = "  ".join(f"{k}={v}" for k, v in result["values"].items())
+            print(
+                f"{done}/{total} done  trial {result['index']}  {values}  {result['status']}  {shown}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _print_sweep(keys: list[str], metric: str, ranked: list[dict], out: Path) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{out}: {_count(len(ranked), 'trial')}, best {metric} first")
+    columns = ["trial", *keys]
+    shown = [
+        m
+        for m in (
+            "final_cost",
+            "train_accuracy",
+            "validation_accuracy",
+            "test_accuracy",
+            "train_r2",
+            "validation_r2",
+            "test_r2",
+            "test_mse",
+        )
+        if any(r["row"].get(m) for r in ranked)
+    ]
+    for name in [*columns, *shown, "seconds", "status"]:
+        table.add_column(name, justify="left" if name in (*keys, "status") else "right")
+    for result in ranked:
+        row = result["row"]
+        cells = [row.get(c, "") for c in columns]
+        for m in shown:
+            value = row.get(m, "")
+            if value and m.endswith("accuracy"):
+                value = f"{100 * float(value):.2f} %"
+            elif value:
+                value = f"{float(value):.6f}"
+            cells.append(value)
+        status = row["status"] if row["status"] == "ok" else f"failed: {row['error']}"
+        table.add_row(
+            *cells, row["seconds"], status, style=None if row["status"] == "ok" else "red"
+        )
+    _print_tables(table, Text(f"results.csv and sweep.png in {out}"))
+
+
 def main() -> None:
     app()

@@ -66,6 +66,7 @@ class DataConfig(_Section):
     split_seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
     target: str | None = None
     features: list[str] | None = None
+    stream: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -191,6 +192,7 @@ class TrainConfig(_Section):
     l2: NonNegative = 0.0
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
     early_stopping: EarlyStoppingConfig | None = None
+    shuffle: Literal["examples", "blocks"] = "examples"
 
 
 class OutputConfig(_Section):
@@ -225,11 +227,47 @@ class Config(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _stream_needs(self) -> Config:
+        """data.stream reads blocks of train.batch_size consecutive examples of one HDF5 file."""
+        if not self.data.stream:
+            return self
+        d, t = self.data, self.train
+        if d.train is None or d.train.suffix.lower() == ".csv":
+            found = "data.generate" if d.train is None else str(d.train)
+            raise ValueError(
+                f"data.stream: true reads a course HDF5 file from disk; data.train must be one, found {found}"
+            )
+        if t.batch_size is None:
+            raise ValueError(
+                "data.stream: true reads train.batch_size examples at a time; set train.batch_size (e.g. 1024)"
+            )
+        if d.validation_fraction or d.test_fraction:
+            raise ValueError(
+                "data.stream: true cannot split data.validation_fraction / data.test_fraction off "
+                "a file it does not load; give data.validation or data.test (a file, loaded in memory)"
+            )
+        if "shuffle" in t.model_fields_set and t.shuffle != "blocks":
+            raise ValueError(
+                "data.stream: true shuffles blocks of consecutive examples; set train.shuffle: blocks or leave it out"
+            )
+        if t.engine == "gram":
+            raise ValueError(
+                "data.stream: true trains with the direct engine (gram needs all of X in memory); set train.engine: auto or direct"
+            )
+        if self.model.output_activation == "linear":
+            raise ValueError(
+                "data.stream: true is for classifiers (sigmoid or softmax outputs), found model.output_activation: linear"
+            )
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain YAML-able values (paths as strings, ``from`` by name,
         layer numbers as ints)."""
         resolved = self.model_dump(mode="json", by_alias=True)
         resolved["init"]["per_layer"] = dict(self.init.per_layer)
+        if self.data.stream:  # streaming reads blocks: say so, as the run does
+            resolved["train"]["shuffle"] = "blocks"
         return resolved
 
 

@@ -119,7 +119,9 @@ def _classes_hint(output: str, count: int) -> str:
     return f"the sigmoid output needs 2; for {count} classes set model.output_activation: softmax and model.layers[-1]: {count}"
 
 
-def read_course_file(path: Path, key: str = "data.train", output: str = "sigmoid") -> CourseFile:
+def read_course_file(
+    path: Path, key: str = "data.train", output: str = "sigmoid", stream: bool = False
+) -> CourseFile:
     """Read a course-layout HDF5 file.
 
     The file holds ``<prefix>_x``, ``<prefix>_y`` (m,) or (1, m) integer labels, and
@@ -127,6 +129,10 @@ def read_course_file(path: Path, key: str = "data.train", output: str = "sigmoid
     softmax, labels 0..K-1). ``<prefix>_x`` is either uint8 pixels
     (m, h, w, c) or (m, n), flattened and divided by 255 as in the course, or float features
     (m, n) taken as they are (what ``dlcli data flower`` writes).
+
+    With ``stream`` the header and labels are checked and read but not the examples: ``X`` is
+    a :class:`CourseStream` that reads blocks of columns from disk when asked, so the file
+    need not fit in memory.
     """
     import h5py
 
@@ -150,10 +156,11 @@ def read_course_file(path: Path, key: str = "data.train", output: str = "sigmoid
         if m == 0:
             raise DataError(f"{where}: {x_ds.name} holds zero examples; training needs at least 1")
         need = int(np.prod(x_ds.shape, dtype=np.int64)) * 9  # uint8 read + float64 copy
-        if need > available_memory():
+        if need > available_memory() and not stream:
             raise DataError(
                 f"{where}: {x_ds.name} {x_ds.shape} needs {need / 2**30:.1f} GiB to load, "
-                f"more than the {available_memory() / 2**30:.1f} GiB free"
+                f"more than the {available_memory() / 2**30:.1f} GiB free; "
+                "set data.stream: true to read it from disk a batch at a time"
             )
         if (
             y_ds.dtype.kind not in "iub"
@@ -182,7 +189,7 @@ def read_course_file(path: Path, key: str = "data.train", output: str = "sigmoid
                 for c in np.ravel(raw)
             )
         example_shape = tuple(int(s) for s in x_ds.shape[1:])
-        X_raw = _read(x_ds, where)
+        X_raw = None if stream else _read(x_ds, where)
         labels = np.asarray(_read(y_ds, where)).reshape(1, m)
     if len(classes) < 2 or (len(classes) != 2 and output != "softmax"):
         raise DataError(
@@ -194,7 +201,15 @@ def read_course_file(path: Path, key: str = "data.train", output: str = "sigmoid
         raise DataError(
             f"{where}: labels must be {allowed} (indices into list_classes {list(classes)}), found {int(bad[0])}"
         )
-    if features:
+    if stream:
+        n_x = int(np.prod(example_shape, dtype=np.int64))
+        X = CourseStream(path, xs[0], (n_x, m), features, where)
+        prep = (
+            {"kind": "none"}
+            if features
+            else {"kind": "image", "example_shape": list(example_shape), "divide_by": 255.0}
+        )
+    elif features:
         X = X_raw.T.astype(np.float64, copy=False)  # (n_x, m)
         bad_at = np.flatnonzero(~np.all(np.isfinite(X), axis=0))
         if bad_at.size:
@@ -207,6 +222,100 @@ def read_course_file(path: Path, key: str = "data.train", output: str = "sigmoid
         X = X_raw.reshape(m, -1).T / 255.0  # (n_x, m)
         prep = {"kind": "image", "example_shape": list(example_shape), "divide_by": 255.0}
     return CourseFile(X, labels.astype(np.float64), classes, example_shape, prep, named_classes)
+
+
+class CourseStream:
+    """The examples of a course HDF5 file, read from disk a block of columns at a time.
+
+    It stands for X (n_x, m) where training needs only batches of it: :meth:`columns` reads
+    examples ``start:stop`` and prepares them exactly as :func:`read_course_file` prepares
+    the whole file (pixels flattened and divided by 255 in float64, features as they are),
+    then casts them to ``dtype``; so a block equals the same columns of the loaded X bit for
+    bit. The file is opened once, on the first read.
+
+    shape : (n_x, m)
+    dtype : the dtype of the columns returned (see :meth:`astype`)
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        shape: tuple[int, int],
+        features: bool,
+        where: str,
+        dtype: Any = np.float64,
+    ) -> None:
+        self.path, self.name, self.shape, self.features, self.where = (
+            path,
+            name,
+            shape,
+            features,
+            where,
+        )
+        self.dtype = np.dtype(dtype)
+        self._file: Any = None
+
+    def astype(self, dtype: Any) -> CourseStream:
+        """The same stream, its columns cast to ``dtype``."""
+        return CourseStream(self.path, self.name, self.shape, self.features, self.where, dtype)
+
+    def raw(self, start: int, stop: int) -> np.ndarray:
+        """Examples ``start:stop`` as stored, (stop - start, ...) uint8 pixels or features."""
+        import h5py
+
+        if self._file is None:
+            self._file = h5py.File(self.path, "r")
+        ds = self._file[self.name]
+        try:
+            return ds[start:stop]
+        except OSError as exc:
+            raise DataError(
+                f"{self.where}: {ds.name} examples {start} to {stop - 1} cannot be read, the "
+                f"file is damaged ({exc}); expected a whole course HDF5 file"
+            ) from None
+
+    def columns(self, start: int, stop: int) -> np.ndarray:
+        """Examples ``start:stop`` as columns.
+
+        Returns
+        -------
+        ndarray of shape (n_x, stop - start), C-contiguous, in ``dtype``
+        """
+        raw = self.raw(start, stop)
+        if self.features:
+            X = raw.T.astype(np.float64, copy=False)  # (n_x, b)
+            bad_at = np.flatnonzero(~np.all(np.isfinite(X), axis=0))
+            if bad_at.size:
+                raise DataError(
+                    f"{self.where}: /{self.name} holds NaN or infinite features in example "
+                    f"{start + int(bad_at[0])}; all must be finite"
+                )
+        else:
+            # Transposed as uint8 (8 times fewer bytes to move), then divided: the same values
+            # as read_course_file's reshape(m, -1).T / 255.0.
+            X = np.ascontiguousarray(raw.reshape(stop - start, -1).T) / 255.0  # (n_x, b)
+        return np.ascontiguousarray(X, dtype=self.dtype)
+
+    def blocks(self, size: int) -> list[tuple[int, int]]:
+        """(start, stop) of consecutive blocks of ``size`` examples covering all m."""
+        m = self.shape[1]
+        return [(start, min(start + size, m)) for start in range(0, m, size)]
+
+    def digest(self, Y: np.ndarray, size: int = 1024) -> str:
+        """SHA-256 of the stored examples (read in blocks of ``size``) and of Y."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for start, stop in self.blocks(size):
+            h.update(np.ascontiguousarray(self.raw(start, stop)).tobytes())
+        h.update(np.ascontiguousarray(Y).tobytes())
+        return h.hexdigest()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def flower(examples: int = 400, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -240,14 +349,14 @@ def _kind_name(preprocessing: dict[str, Any]) -> str:
 
 
 def _read_source(
-    path: Path, key: str, output: str, numeric: list[str] | None = None
+    path: Path, key: str, output: str, numeric: list[str] | None = None, stream: bool = False
 ) -> tuple[Any, ...]:
     """(X, Y, classes, example_shape, preprocessing) of one file: a course HDF5 file, or a
     CSV table (raw columns, ``numeric`` ones as numbers; the caller picks and standardizes
     them)."""
     if path.suffix.lower() == ".csv":
         return (read_csv_table(path, key, numeric),)
-    part = read_course_file(path, key, output)
+    part = read_course_file(path, key, output, stream)
     return part.X, part.Y, part.classes, part.example_shape, part.preprocessing
 
 
@@ -285,7 +394,7 @@ def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
             )
             shape, prep = (2,), {"kind": "none"}
     else:
-        read = _read_source(data_cfg.train, "data.train", output, numeric)
+        read = _read_source(data_cfg.train, "data.train", output, numeric, data_cfg.stream)
         sources["train"] = str(data_cfg.train)
         if len(read) == 1:
             table["train"] = read[0]

@@ -9,6 +9,8 @@ Layouts written (both read back by ``data.read_course_file``, so ``dlcli train``
   strings: each picture's path relative to the folder.
 - The flower (:func:`write_flower`): one file with ``train_set_x`` float64 (m, 2) features as
   they are (no division), ``train_set_y`` int64 (m,), ``list_classes`` [b"red", b"blue"].
+- Synthetic pictures of any size (:func:`write_synth`), written in chunks: ``train_set_x``
+  uint8 (m, size, size, 3), ``train_set_y``, ``list_classes`` [dark, bright].
 - The K-arm spiral (:func:`write_spiral`): the same layout, labels 0..K-1, ``list_classes``
   [b"arm 0", ..., b"arm K-1"].
 
@@ -313,6 +315,68 @@ def write_spiral(path: Path, examples: int = 300, classes: int = 3, seed: int = 
         [f"arm {j}" for j in range(classes)],
         attrs={"generated": "spiral", "examples": examples, "classes": classes, "seed": seed},
     )
+
+
+SYNTH_CLASSES = ("dark", "bright")
+
+
+def write_synth(
+    path: Path,
+    examples: int,
+    *,
+    size: int = 64,
+    seed: int = 1,
+    chunk: int = 1024,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """A synthetic course-layout file of any size, written ``chunk`` examples at a time, so it
+    never sits whole in memory (for testing data larger than memory, ``data.stream``).
+
+    ``train_set_x`` uint8 (examples, size, size, 3) (contiguous, so blocks of consecutive
+    examples read fast), ``train_set_y`` int64 (examples,), ``list_classes`` [dark, bright].
+    With g = np.random.default_rng(seed), chunk after chunk: labels = g.integers(0, 2, c),
+    then pixels = (g.bytes(c size size 3) >> 1) + 64 label: uniform 0..127 for a dark picture,
+    64..191 for a bright one; the mean brightness is the learnable signal.
+
+    Parameters
+    ----------
+    progress : called as ``progress(done, examples)`` after each chunk
+    """
+    import h5py
+
+    from dlcli.runs import atomic_write
+
+    if not 1 <= examples <= 100_000_000:
+        raise DlcliError(f"--examples: must be 1 to 100000000, found {examples}")
+    if not 1 <= size <= 4096:
+        raise DlcliError(f"--size: must be 1 to 4096 pixels, found {size}")
+    if chunk < 1:
+        raise DlcliError(f"--chunk: must be at least 1, found {chunk}")
+    if not 0 <= seed <= 2**32 - 1:
+        raise DlcliError(f"--seed: must be 0 to 2^32-1, found {seed}")
+    shape = (size, size, 3)
+    per = int(np.prod(shape))
+
+    def write(tmp: Path) -> None:
+        g = np.random.default_rng(seed)
+        with h5py.File(tmp, "w") as f:
+            x = f.create_dataset("train_set_x", shape=(examples, *shape), dtype=np.uint8)
+            y = f.create_dataset("train_set_y", shape=(examples,), dtype=np.int64)
+            f.create_dataset("list_classes", data=np.array([c.encode() for c in SYNTH_CLASSES]))
+            f.attrs["dlcli_version"] = __version__
+            f.attrs["generated"] = "synth"
+            f.attrs["examples"], f.attrs["size"], f.attrs["seed"] = examples, size, seed
+            for start in range(0, examples, chunk):
+                c = min(chunk, examples - start)
+                labels = g.integers(0, 2, c)
+                pixels = np.frombuffer(g.bytes(c * per), np.uint8).reshape(c, *shape) >> 1
+                pixels += (64 * labels).astype(np.uint8)[:, None, None, None]
+                x[start : start + c] = pixels
+                y[start : start + c] = labels
+                if progress is not None:
+                    progress(start + c, examples)
+
+    atomic_write(path, write)
 
 
 def _csv_number(value: float) -> str:

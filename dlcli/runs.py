@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,7 +204,8 @@ def _free_run_dir(target: Path) -> Path:
 
 def _point_latest(parent: Path, run_dir: Path) -> None:
     link = parent / LATEST
-    tmp = parent / f".{LATEST}.tmp-{os.getpid()}"
+    # The thread too: a sweep on a Dask worker with several threads finishes runs side by side.
+    tmp = parent / f".{LATEST}.tmp-{os.getpid()}-{threading.get_ident()}"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     tmp.symlink_to(run_dir.name)

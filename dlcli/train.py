@@ -43,6 +43,9 @@ class Options:
     l2 : lambda of the L2 penalty lambda / (2m) sum ||W||^2
     patience : stop after this many validation checks without a lower validation cost
     seed : seeds the generator of shuffles and dropout masks
+    shuffle : "examples" (each epoch a permutation of the m examples) or "blocks" (a
+        permutation of the blocks of ``batch_size`` consecutive examples: each batch is one
+        block, read contiguously, as streaming from disk needs)
     """
 
     optimizer: str = "gd"
@@ -55,6 +58,7 @@ class Options:
     patience: int | None = None
     restore_best: bool = True
     seed: int = 1
+    shuffle: str = "examples"
 
     def gram_blocker(self, m: int) -> str | None:
         """Why the Gram engine cannot run these options on m examples, or None if it can.
@@ -312,6 +316,30 @@ class _Gram(_Engine):
 ENGINES = {"direct": _Direct, "gram": _Gram}
 
 
+def _in_chunks(
+    X: Any, Y: np.ndarray, params: network.Params, hidden: str, output: str, size: int
+) -> tuple[float, float, network.Caches]:
+    """(cost, accuracy, caches) of params on all m columns of a stream X, ``size`` columns at a
+    time: the chunks' costs weighted by their sizes, so memory is bounded by a chunk. The
+    caches are the last chunk's, or the first with a non-finite cost (which is returned)."""
+    m = X.shape[1]
+    total, correct = 0.0, 0.0
+    caches: network.Caches = []
+    for start, stop in X.blocks(size):
+        Xc, Yc = X.columns(start, stop), Y[:, start:stop]
+        AL, caches = network.forward(Xc, params, hidden, output)
+        J = network.cost(caches[-1][1], Yc, output)
+        if not np.isfinite(J):
+            return J, float("nan"), caches
+        total += J * (stop - start)
+        # As accuracy() and network.predict decide, from this AL.
+        if output == "sigmoid":
+            correct += float(np.sum((AL > 0.5).astype(np.int64) == Yc)) / Yc.shape[0]
+        elif output == "softmax":
+            correct += float(np.sum(AL.argmax(axis=0) == Yc.argmax(axis=0)))
+    return total / m, correct / m, caches
+
+
 def _evaluate(
     X: np.ndarray, Y: np.ndarray, params: network.Params, hidden: str, output: str
 ) -> dict[str, float]:
@@ -369,6 +397,10 @@ def train(
     """
     opts = options or Options()
     m = X.shape[1]
+    # X may be a data.CourseStream: batches are then read from disk, one block each.
+    streamed = not isinstance(X, np.ndarray)
+    if streamed and opts.shuffle != "blocks":
+        raise ConfigError("train.shuffle: a streamed X is read in blocks; use shuffle blocks")
     batch = m if opts.batch_size is None else min(opts.batch_size, m)
     per_epoch = -(-m // batch)
     rng = np.random.default_rng(opts.seed)
@@ -380,7 +412,7 @@ def train(
     else:
         assert params is not None, "train() needs params or resume"
         if engine == "auto":
-            fits = opts.gram_blocker(m) is None
+            fits = opts.gram_blocker(m) is None and not streamed
             engine = choose_engine(network.layer_dims(params), m, iterations) if fits else "direct"
         first, log, state, spent = 0, [], ENGINES[engine].initial_state(X, params, opts), 0.0
         if opts.patience is not None:
@@ -390,6 +422,10 @@ def train(
                 "bad_checks": np.array(0),
             }
     refuse_blocked_engine(engine, opts, m)
+    if streamed and engine != "direct":
+        raise ConfigError(
+            "train.engine: gram needs all of X in memory; data.stream: true trains with direct"
+        )
     start = time.perf_counter()
     runner = ENGINES[engine](
         X, {k: v for k, v in state.items() if not k.startswith("best")}, hidden, output, opts
@@ -424,13 +460,20 @@ def train(
             epoch, k = divmod(i, per_epoch)
             # A stop at iteration i resumes at i, which draws its shuffle and masks again.
             drawn_from = rng.bit_generator.state
-            if batch < m:
+            if batch < m and opts.shuffle == "blocks":
+                if k == 0:
+                    extra["perm"] = rng.permutation(per_epoch)  # of blocks
+                begin = int(extra["perm"][k]) * batch
+                end = min(begin + batch, m)
+                Xb = X.columns(begin, end) if streamed else X[:, begin:end].copy()
+                Yb = Y[:, begin:end]
+            elif batch < m:
                 if k == 0:
                     extra["perm"] = rng.permutation(m)
                 idx = extra["perm"][k * batch : (k + 1) * batch]
                 Xb, Yb = X[:, idx], Y[:, idx]
             else:
-                Xb, Yb = X, Y
+                Xb, Yb = (X.columns(0, m), Y) if streamed else (X, Y)
             masks = (
                 network.dropout_masks(layers, Xb.shape[1], opts.keep_prob, rng, X.dtype)
                 if opts.keep_prob
@@ -487,8 +530,11 @@ def train(
         if opts.patience is not None and opts.restore_best and int(extra["best_row"]) >= 0:
             final_params = {k: extra[f"best_{k}"] for k in final_params}
             best_iteration = int(log[int(extra["best_row"])]["iteration"])
-        _, caches = network.forward(X, final_params, hidden, output)
-        final = network.cost(caches[-1][1], Y, output)
+        if streamed:
+            final, _, caches = _in_chunks(X, Y, final_params, hidden, output, batch)
+        else:
+            _, caches = network.forward(X, final_params, hidden, output)
+            final = network.cost(caches[-1][1], Y, output)
         if opts.l2:
             final += network.l2_cost(final_params, opts.l2, m)
         if not np.isfinite(final):
@@ -565,6 +611,7 @@ def options_from(cfg: Config) -> Options:
         patience=None if stopping is None else stopping.patience,
         restore_best=True if stopping is None else stopping.restore_best,
         seed=t.seed,
+        shuffle="blocks" if cfg.data.stream else t.shuffle,
     )
 
 
@@ -602,7 +649,12 @@ def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tupl
     run_dir = out if out is not None else runs.find_run_to_resume(cfg.output.dir, name)
     if not (run_dir / runs.CHECKPOINT).is_file():
         raise ConfigError(f"--resume: {run_dir}: holds no {runs.CHECKPOINT} to resume from")
-    saved = yaml.safe_load((run_dir / runs.CONFIG).read_text())
+    from dlcli.config import validate
+
+    # Through the schema, so keys added since the run was made compare as their defaults.
+    saved = validate(
+        yaml.safe_load((run_dir / runs.CONFIG).read_text()), str(run_dir / runs.CONFIG)
+    ).to_dict()
     now = cfg.to_dict()
     changed = [
         f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {value!r}"
@@ -665,9 +717,14 @@ def run(
 
     dataset = data_mod.load(cfg.data, cfg.model.output_activation)
     dtype = np.dtype(cfg.train.dtype)
-    X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
+    streamed = cfg.data.stream
     Y = dataset.Y_train.astype(dtype)
-    digest = hashlib.sha256(X.tobytes() + Y.tobytes()).hexdigest()
+    if streamed:  # a data.CourseStream: batches come from disk, in dtype
+        X = dataset.X_train.astype(dtype)
+        digest = X.digest(Y)
+    else:
+        X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
+        digest = hashlib.sha256(X.tobytes() + Y.tobytes()).hexdigest()
     options = options_from(cfg)
     refuse_blocked_engine(cfg.train.engine, options, X.shape[1])  # before the run directory
     if resume:
@@ -675,6 +732,8 @@ def run(
         params = None
     else:
         m, n_y = dataset.X_train.shape[1], dataset.Y_train.shape[0]
+        if streamed:  # one batch is in memory at a time
+            m = min(m, cfg.train.batch_size)
         params, state = initial_params(cfg, dataset.n_x, m, n_y), None
         run_dir = runs.create_run_dir(
             out or cfg.output.dir / name, cfg.to_dict(), force=force, note=init_note(cfg)
@@ -737,7 +796,12 @@ def run(
     for split, (X_s, Y_s) in splits.items():
         if X_s is None:
             continue
-        if output != "linear":
+        if split == "train" and streamed:  # config: streaming is for classifiers only
+            _, found_accuracy, _ = _in_chunks(
+                X_s, Y_s, result.params, hidden, output, cfg.train.batch_size
+            )
+            metrics["train_accuracy"] = found_accuracy
+        elif output != "linear":
             metrics[f"{split}_accuracy"] = accuracy(X_s, Y_s, result.params, hidden, output)
         else:
             from dlcli.evaluate import regression_metrics

@@ -416,6 +416,7 @@ def test_to_dict_is_plain_and_round_trips(tmp_path: Path) -> None:
         "split_seed": 1,
         "target": None,
         "features": None,
+        "stream": False,
     }
     assert resolved["init"] == {
         "scale": "xavier",
