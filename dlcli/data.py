@@ -219,7 +219,8 @@ def read_course_file(
         prep: dict[str, Any] = {"kind": "none"}
     else:
         # The course's flatten: reshape(m, -1).T keeps each picture's (h, w, c) order in a column.
-        X = X_raw.reshape(m, -1).T / 255.0  # (n_x, m)
+        # Transposed while still uint8, so the float64 X is C-contiguous and made only once.
+        X = np.ascontiguousarray(X_raw.reshape(m, -1).T) / 255.0  # (n_x, m)
         prep = {"kind": "image", "example_shape": list(example_shape), "divide_by": 255.0}
     return CourseFile(X, labels.astype(np.float64), classes, example_shape, prep, named_classes)
 

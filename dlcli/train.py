@@ -724,7 +724,9 @@ def run(
         digest = X.digest(Y)
     else:
         X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
-        digest = hashlib.sha256(X.tobytes() + Y.tobytes()).hexdigest()
+        sha = hashlib.sha256(memoryview(X).cast("B"))  # no copy of X
+        sha.update(np.ascontiguousarray(Y).tobytes())
+        digest = sha.hexdigest()
     options = options_from(cfg)
     refuse_blocked_engine(cfg.train.engine, options, X.shape[1])  # before the run directory
     if resume:
