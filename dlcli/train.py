@@ -108,6 +108,8 @@ class TrainResult:
     final_cost : cost of the returned parameters on the whole training set
     iterations : the iterations run (fewer than asked when early stopping ended training)
     best_iteration : the row whose parameters were returned, with early stopping's restore
+    train_seconds : wall time of the loop, without the time spent writing checkpoints
+    checkpoint_seconds : the time spent writing checkpoints
     """
 
     params: network.Params
@@ -117,6 +119,7 @@ class TrainResult:
     engine: str
     iterations: int = 0
     best_iteration: int | None = None
+    checkpoint_seconds: float = 0.0
 
     @property
     def costs(self) -> list[tuple[int, float]]:
@@ -434,8 +437,15 @@ def train(
     layers = network.layer_dims(runner.params(runner.state))
     last_good: tuple[dict[str, np.ndarray], float] | None = None
 
+    saving = [0.0]  # seconds spent writing checkpoints: I/O, not training
+
     def elapsed() -> float:
-        return spent + time.perf_counter() - start
+        return spent + time.perf_counter() - start - saving[0]
+
+    def save(state: TrainState) -> None:
+        begun = time.perf_counter()
+        checkpoint(state)
+        saving[0] += time.perf_counter() - begun
 
     def snapshot(i: int, rng_state: dict[str, Any] | None = None) -> TrainState:
         rng_state = rng.bit_generator.state if rng_state is None else rng_state
@@ -489,7 +499,7 @@ def train(
                     callback(i, J)
                 except StopTraining as stop:
                     if checkpoint is not None:
-                        checkpoint(snapshot(i, drawn_from))
+                        save(snapshot(i, drawn_from))
                     stop.iteration = i
                     raise
             stop_now = False
@@ -524,7 +534,7 @@ def train(
                 and (i + 1) % checkpoint_every == 0
                 and i + 1 < iterations
             ):
-                checkpoint(snapshot(i + 1))
+                save(snapshot(i + 1))
         final_params = runner.params(runner.state)
         best_iteration = None
         if opts.patience is not None and opts.restore_best and int(extra["best_row"]) >= 0:
@@ -540,9 +550,11 @@ def train(
         if not np.isfinite(final):
             raise diverged(final, "after the last update", caches)
         if checkpoint is not None:
-            checkpoint(snapshot(iterations if stopped_at == iterations else stopped_at))
+            save(snapshot(iterations if stopped_at == iterations else stopped_at))
     params64 = {k: v.astype(np.float64) for k, v in final_params.items()}
-    return TrainResult(params64, log, final, elapsed(), engine, stopped_at, best_iteration)
+    return TrainResult(
+        params64, log, final, elapsed(), engine, stopped_at, best_iteration, saving[0]
+    )
 
 
 def accuracy(
@@ -782,6 +794,7 @@ def run(
         "iterations": result.iterations,
         "epochs": result.iterations / -(-X.shape[1] // (options.batch_size or X.shape[1])),
         "train_seconds": result.train_seconds,
+        "checkpoint_seconds": result.checkpoint_seconds,
         "engine": result.engine,
         "optimizer": options.optimizer,
         "train_examples": int(dataset.X_train.shape[1]),
