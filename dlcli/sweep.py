@@ -489,17 +489,9 @@ def read_results(sweep: Sweep) -> dict[int, dict[str, str]]:
 
 def _check_same_config(trial: Trial, run_dir: Path) -> None:
     """Refuse to keep a finished trial whose run used another config (a changed base or set:)."""
-    import yaml
+    from dlcli.train import config_changes
 
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    now = trial.config.to_dict()
-    changed = [
-        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {value!r}"
-        for section, values in now.items()
-        if section != "output"
-        for key, value in values.items()
-        if saved.get(section, {}).get(key) != value
-    ]
+    changed = config_changes(trial.config, run_dir)
     if changed:
         raise ConfigError(
             f"--resume: trial {trial.index} in {run_dir} was trained with another config "

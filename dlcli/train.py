@@ -652,29 +652,36 @@ def iterations_of(cfg: Config, m: int) -> int:
     return cfg.train.epochs * -(-m // batch)
 
 
+def config_changes(cfg: Config, run_dir: Path) -> list[str]:
+    """``key: saved -> now`` for every key (but ``output``) where ``cfg`` differs from the
+    config a run directory was made with. The saved one goes through the schema, so keys
+    added since the run was made compare as their defaults."""
+    import yaml
+
+    from dlcli import runs
+    from dlcli.config import validate
+
+    path = run_dir / runs.CONFIG
+    saved = validate(yaml.safe_load(path.read_text()), str(path)).to_dict()
+    return [
+        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {value!r}"
+        for section, values in cfg.to_dict().items()
+        if section != "output"
+        for key, value in values.items()
+        if saved.get(section, {}).get(key) != value
+    ]
+
+
 def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tuple[Path, TrainState]:
     """The run to continue and its last checkpoint; refuses a run made differently."""
-    import yaml
 
     from dlcli import runs
 
     run_dir = out if out is not None else runs.find_run_to_resume(cfg.output.dir, name)
     if not (run_dir / runs.CHECKPOINT).is_file():
         raise ConfigError(f"--resume: {run_dir}: holds no {runs.CHECKPOINT} to resume from")
-    from dlcli.config import validate
 
-    # Through the schema, so keys added since the run was made compare as their defaults.
-    saved = validate(
-        yaml.safe_load((run_dir / runs.CONFIG).read_text()), str(run_dir / runs.CONFIG)
-    ).to_dict()
-    now = cfg.to_dict()
-    changed = [
-        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {value!r}"
-        for section, values in now.items()
-        if section != "output"
-        for key, value in values.items()
-        if saved.get(section, {}).get(key) != value
-    ]
+    changed = config_changes(cfg, run_dir)
     if changed:
         raise ConfigError(
             f"--resume: {run_dir} was trained with another config ({'; '.join(changed)}); "
