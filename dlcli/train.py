@@ -434,7 +434,11 @@ def train(
         X, {k: v for k, v in state.items() if not k.startswith("best")}, hidden, output, opts
     )
     extra = {k: v for k, v in state.items() if k.startswith("best") or k in ("bad_checks", "perm")}
-    layers = network.layer_dims(runner.params(runner.state))
+    # The layer sizes from the arrays' shapes (gram's W1_0 has W1's), without forming W1.
+    shapes = {k: runner.state[k] for k in runner.names} | {
+        "W1": runner.state.get("W1", state.get("W1_0"))
+    }
+    layers = network.layer_dims(shapes)
     last_good: tuple[dict[str, np.ndarray], float] | None = None
 
     saving = [0.0]  # seconds spent writing checkpoints: I/O, not training
