@@ -5,6 +5,7 @@ Nothing here prints: progress reaches the caller through ``callback(iteration, c
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from dlcli import data as data_mod
 from dlcli.config import Config
 from dlcli.errors import ConfigError, DivergedError
 from dlcli.model import network
+from dlcli.model.activations import ACTIVATIONS
 from dlcli.model.optimizers import OPTIMIZERS, Hyper
 
 Callback = Callable[[int, float], None]
@@ -228,6 +230,9 @@ class _Direct(_Engine):
     def params(self, state: dict[str, np.ndarray]) -> network.Params:
         return _split(state, self.names)[0]
 
+    def layers(self) -> list[int]:
+        return network.layer_dims(self.params(self.state))
+
 
 class _Gram(_Engine):
     """Full-batch training with W1 kept as a W1_0 + C @ X.T.
@@ -237,6 +242,12 @@ class _Gram(_Engine):
     C (n[1], m), and Z1 = W1 @ X + b1 = a Z1_0 + C @ K + b1 with the Gram matrix
     K = X.T @ X (m, m). Each iteration then costs O(n[1] m^2) instead of O(n[1] n_x m); the
     arithmetic is the direct path's, reordered. W1 is formed on request.
+
+    Without L2, b1 rides in the same form: db1 = dZ1 @ 1 is the product with a row of ones
+    appended to X, so b1 = b1_0 + C @ 1 and, with K + 1 and Z1_0 = W1_0 @ X + b1_0,
+    Z1 = Z1_0 + C @ (K + 1): no bias to add, sum or update. (L2 decays W1 but not b1, which
+    breaks the shared form; b1 is then a parameter of its own.) The state holds ``b1_0``
+    instead of ``b1`` in that case.
     """
 
     name = "gram"
@@ -245,16 +256,28 @@ class _Gram(_Engine):
         self, X: np.ndarray, state: dict[str, np.ndarray], hidden: str, output: str, opts: Options
     ) -> None:
         super().__init__(X, state, hidden, output, opts)
-        self.Z1_0 = state["W1_0"] @ X  # (n[1], m)
+        self.fold = "b1_0" in state  # b1 = b1_0 + C @ 1
         self.K = X.T @ X  # (m, m), symmetric
+        self.Z1_0 = state["W1_0"] @ X  # (n[1], m)
+        if self.fold:
+            self.K += 1.0
+            self.Z1_0 += state["b1_0"]
         self.W1_0_sq = float(np.sum(np.square(state["W1_0"]))) if opts.l2 else 0.0
-        self.CK = np.empty_like(self.Z1_0)
+        self.plain = opts.optimizer == "gd" and not opts.l2  # see _gd_step
+        self.net = self._net(self.state)
+        self.g_backward = ACTIVATIONS[hidden][1]
+
+    def _net(self, s: dict[str, np.ndarray]) -> network.Params:
+        """What network.forward and backward read: layer 1 comes as Z1, so W1 and b1 are never
+        read and W1_0 and b1 (or b1_0) stand in for them (they count the layer)."""
+        return {"W1": s["W1_0"], "b1": s.get("b1_0"), **{k: s[k] for k in self.names}}
 
     @staticmethod
     def initial_state(
         X: np.ndarray, params: network.Params, opts: Options
     ) -> dict[str, np.ndarray]:
-        rest = {k: v for k, v in params.items() if k != "W1"}
+        skip = ("W1",) if opts.l2 else ("W1", "b1")
+        rest = {k: v for k, v in params.items() if k not in skip}
         n1, m = params["W1"].shape[0], X.shape[1]
         state = {**rest, **OPTIMIZERS[opts.optimizer][0](rest)}
         state |= {
@@ -262,18 +285,23 @@ class _Gram(_Engine):
             "C": np.zeros((n1, m), dtype=X.dtype),
             "a": np.array(1.0, dtype=X.dtype),
         }
+        if not opts.l2:
+            state["b1_0"] = params["b1"]
         if opts.optimizer == "momentum":  # W1's velocity, p W1_0 + V X.T, in the same form
             state |= {"V": np.zeros((n1, m), dtype=X.dtype), "p": np.array(0.0, dtype=X.dtype)}
         return state
 
     def forward(self, Xb: np.ndarray, masks: dict | None) -> tuple[np.ndarray, network.Caches]:
         s = self.state
-        np.matmul(s["C"], self.K, out=self.CK)
-        Z1 = self.CK + s["b1"]
-        Z1 += self.Z1_0 if s["a"] == 1 else s["a"] * self.Z1_0
-        # Layer 1 is given as Z1, so forward and backward never read W1.
-        params = {**{k: s[k] for k in self.names}, "W1": s["W1_0"]}  # W1 is not read
-        return network.forward(self.X, params, self.hidden, self.output, Z1=Z1, masks=masks)
+        Z1 = s["C"] @ self.K  # (n[1], m)
+        if self.opts.l2:
+            self.CK = Z1.copy()  # penalty() reads it
+            Z1 += s["a"] * self.Z1_0
+        else:  # a stays 1
+            Z1 += self.Z1_0
+        if not self.fold:
+            Z1 += s["b1"]
+        return network.forward(self.X, self.net, self.hidden, self.output, Z1=Z1, masks=masks)
 
     def penalty(self, m: int) -> float:
         if not self.opts.l2:
@@ -290,30 +318,63 @@ class _Gram(_Engine):
     def step(
         self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
     ) -> None:
+        if self.plain:
+            self._gd_step(AL, Y, caches, lr, masks)
+            return
         s, opts, m = self.state, self.opts, Y.shape[1]
+        grads = network.backward(AL, Y, caches, self.net, self.hidden, dW1=False, masks=masks)
+        dZ1 = grads.pop("dZ1")
+        if not self.fold:
+            grads["db1"] = dZ1.sum(axis=1, keepdims=True)
         params, opt_state = _split(s, self.names)
-        grads = network.backward(
-            AL, Y, caches, {**params, "W1": s["W1_0"]}, self.hidden, dW1=False, masks=masks
-        )
         # dW1 = ga W1_0 + gC X.T: the data term dZ1 X.T and L2's lambda/m (a W1_0 + C X.T).
-        ga, gC = opts.l2 / m * s["a"], grads.pop("dZ1") + opts.l2 / m * s["C"]
+        ga, gC = opts.l2 / m * s["a"], dZ1 + opts.l2 / m * s["C"]
         grads = _with_l2(grads, params, opts.l2, m)
         params, opt_state = OPTIMIZERS[opts.optimizer][1](params, grads, opt_state, lr, opts.hyper)
-        new = {**params, **{k: v for k, v in opt_state.items()}, "W1_0": s["W1_0"]}
+        new = s | params | opt_state  # a new dict: the old state stays whole (see _gd_step)
         if opts.optimizer == "momentum":
             b = opts.hyper.beta
             new["p"], new["V"] = b * s["p"] + (1 - b) * ga, b * s["V"] + (1 - b) * gC
             new["a"], new["C"] = s["a"] - lr * new["p"], s["C"] - lr * new["V"]
         else:
             new["a"], new["C"] = s["a"] - lr * ga, s["C"] - lr * gC
-        self.state = new
+        self.state, self.net = new, self._net(new)
+
+    def _gd_step(
+        self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
+    ) -> None:
+        """Plain gradient descent without L2: network.backward's loop with each update made as
+        soon as its gradient is known, and lr folded into dZ[L] (W - lr dW is then one
+        subtraction). Layer 1's update is C - lr dZ1 (and b1 rides in C). New arrays and a new
+        state dict: the state before the step stays whole for a divergence to fall back to."""
+        s, m = self.state, Y.shape[1]
+        new, net = dict(s), self.net.copy()
+        dZ = (AL - Y) * (lr / m)  # lr dZ[L], (n[L], m)
+        for l in range(len(caches), 1, -1):
+            A_prev, W, b = caches[l - 1][0], f"W{l}", f"b{l}"
+            new[W] = net[W] = s[W] - dZ @ A_prev.T  # W - lr dW, (n[l], n[l-1])
+            new[b] = net[b] = s[b] - dZ.sum(axis=1, keepdims=True)  # b - lr db, (n[l], 1)
+            dA_prev = s[W].T @ dZ  # lr dA[l-1], (n[l-1], m)
+            if masks and l - 1 in masks:
+                dA_prev = dA_prev * masks[l - 1]
+            _, Z_prev, A_prev_act = caches[l - 2]
+            dZ = self.g_backward(dA_prev, Z_prev, A_prev_act)
+        new["C"] = s["C"] - dZ  # C - lr dZ1, (n[1], m)
+        if not self.fold:  # a state from before b1 rode in C (an old checkpoint)
+            new["b1"] = net["b1"] = s["b1"] - dZ.sum(axis=1, keepdims=True)
+        self.state, self.net = new, net
 
     def params(self, state: dict[str, np.ndarray]) -> network.Params:
-        params = {k: state[k] for k in self.names}
-        W1 = state["C"] @ self.X.T
+        C = state["C"]
+        W1 = C @ self.X.T  # (n[1], n_x)
         W1 += state["W1_0"] if state["a"] == 1 else state["a"] * state["W1_0"]
-        params["W1"] = W1
-        return params
+        params = {"W1": W1}
+        if self.fold:
+            params["b1"] = state["b1_0"] + C.sum(axis=1, keepdims=True)
+        return params | {k: state[k] for k in self.names}
+
+    def layers(self) -> list[int]:
+        return network.layer_dims(self.net)
 
 
 ENGINES = {"direct": _Direct, "gram": _Gram}
@@ -434,11 +495,7 @@ def train(
         X, {k: v for k, v in state.items() if not k.startswith("best")}, hidden, output, opts
     )
     extra = {k: v for k, v in state.items() if k.startswith("best") or k in ("bad_checks", "perm")}
-    # The layer sizes from the arrays' shapes (gram's W1_0 has W1's), without forming W1.
-    shapes = {k: runner.state[k] for k in runner.names} | {
-        "W1": runner.state.get("W1", state.get("W1_0"))
-    }
-    layers = network.layer_dims(shapes)
+    layers = runner.layers()
     last_good: tuple[dict[str, np.ndarray], float] | None = None
 
     saving = [0.0]  # seconds spent writing checkpoints: I/O, not training
@@ -468,12 +525,13 @@ def train(
         return error
 
     stopped_at = iterations
+    draws = batch < m or bool(opts.keep_prob)  # does an iteration draw from rng?
     # Overflow is detected below and reported as divergence, not as NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(first, iterations):
             epoch, k = divmod(i, per_epoch)
             # A stop at iteration i resumes at i, which draws its shuffle and masks again.
-            drawn_from = rng.bit_generator.state
+            drawn_from = rng.bit_generator.state if draws else None
             if batch < m and opts.shuffle == "blocks":
                 if k == 0:
                     extra["perm"] = rng.permutation(per_epoch)  # of blocks
@@ -496,7 +554,7 @@ def train(
             lr = learning_rate / (1 + opts.lr_decay * (epoch // opts.lr_decay_every))
             AL, caches = runner.forward(Xb, masks)
             J = network.cost(caches[-1][1], Yb, output) + runner.penalty(Yb.shape[1])
-            if not np.isfinite(J):
+            if not math.isfinite(J):
                 raise diverged(J, f"at iteration {i}", caches)
             if callback is not None:
                 try:
@@ -547,7 +605,13 @@ def train(
         if streamed:
             final, _, caches = _in_chunks(X, Y, final_params, hidden, output, batch)
         else:
-            _, caches = network.forward(X, final_params, hidden, output)
+            # The runner's own forward pass when its parameters are the final ones (gram: Z1
+            # from C @ K, without W1 @ X).
+            _, caches = (
+                runner.forward(X, None)
+                if best_iteration is None
+                else network.forward(X, final_params, hidden, output)
+            )
             final = network.cost(caches[-1][1], Y, output)
         if opts.l2:
             final += network.l2_cost(final_params, opts.l2, m)

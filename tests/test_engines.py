@@ -45,6 +45,31 @@ def test_gram_equals_direct(seed: int) -> None:
         np.testing.assert_allclose(gram.params[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
 
 
+@pytest.mark.parametrize("l2", [0.0, 0.7])
+def test_gram_state_with_b1_apart_resumes_equal_to_direct(l2: float) -> None:
+    # Without L2 the Gram engine keeps b1 inside C (its state holds b1_0); a checkpoint written
+    # before that (b1 a parameter of its own, as with L2) must still continue the same curve.
+    from dlcli.train import ENGINES, Options, TrainState
+
+    X, Y = _case(3)[1:3]
+    layers = [X.shape[0], 6, 4, 1]
+    init = network.init_params(layers, "xavier", network.legacy_rng(3))
+    opts = Options(l2=l2)
+    state = ENGINES["gram"].initial_state(X, {k: v.copy() for k, v in init.items()}, opts)
+    assert ("b1_0" in state, "b1" in state) == (not l2, bool(l2))
+    if not l2:
+        state["b1"] = state.pop("b1_0")
+    kwargs = dict(hidden="tanh", output="sigmoid", learning_rate=0.1, iterations=40, log_every=1)
+    direct = train(X, Y, init, engine="direct", options=opts, **kwargs)
+    gram = train(X, Y, None, options=opts, resume=TrainState(0, [], "gram", state), **kwargs)
+    assert gram.engine == "gram"
+    np.testing.assert_allclose(
+        [c for _, c in gram.costs], [c for _, c in direct.costs], rtol=1e-9, atol=0
+    )
+    for key, value in direct.params.items():
+        np.testing.assert_allclose(gram.params[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
 def test_gram_reproduces_the_course_cat_curve(cat_files) -> None:
     from dlcli.data import read_course_h5
 

@@ -155,8 +155,9 @@ def forward(
     L = n_layers(params)
     caches: Caches = []
     A = X
+    g_hidden = ACTIVATIONS[hidden][0]
     for l in range(1, L + 1):
-        g = ACTIVATIONS[hidden][0] if l < L else OUTPUTS[output]
+        g = g_hidden if l < L else OUTPUTS[output]
         A_prev = A if not masks or l - 1 not in masks else A * masks[l - 1]
         if l == 1 and Z1 is not None:
             Z = Z1
@@ -173,7 +174,7 @@ def cross_entropy_from_logits(ZL: np.ndarray, Y: np.ndarray) -> float:
     Uses -log(sigmoid(z)) = log(1 + e^-z) = logaddexp(0, -z), so no log of 0 can occur.
     """
     m = Y.shape[1]
-    return float(np.sum(np.logaddexp(0, ZL) - Y * ZL) / m)
+    return float((np.logaddexp(0, ZL).sum() - np.vdot(Y, ZL)) / m)
 
 
 def squared_error(ZL: np.ndarray, Y: np.ndarray) -> float:
@@ -232,8 +233,9 @@ def backward(
     params : dict of W{l}, b{l}
     hidden : the hidden activation's name
     dW1 : bool
-        False skips the widest product, dZ1 @ X.T, and returns ``dZ1`` (n[1], m) in its
-        place: the Gram engine updates W1 through dZ1 alone.
+        False skips layer 1's gradients (dZ1 @ X.T is the widest product) and returns
+        ``dZ1`` (n[1], m) in place of dW1 and db1: the Gram engine updates layer 1 through
+        dZ1 alone.
     masks : the dropout masks the forward pass used, if any
 
     Returns
@@ -251,8 +253,8 @@ def backward(
         A_prev = caches[l - 1][0]
         if l == 1 and not dW1:
             grads["dZ1"] = dZ
-        else:
-            grads[f"dW{l}"] = dZ @ A_prev.T  # (n[l], n[l-1])
+            break
+        grads[f"dW{l}"] = dZ @ A_prev.T  # (n[l], n[l-1])
         grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)  # (n[l], 1)
         if l > 1:  # dA0, the gradient of the input, is never needed
             dA_prev = params[f"W{l}"].T @ dZ  # (n[l-1], m)
