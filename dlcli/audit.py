@@ -37,8 +37,9 @@ GRAM_COUNTED = (
 )
 MEMORY_COUNTED = (
     "Memory counts X (n[0], m), Y (n[L], m), the parameters, their gradients, and Z[l], A[l] "
-    "and dZ[l] (n[l], m) for l = 1..L, in the configured dtype; NumPy's short-lived "
-    "temporaries come on top, and the gram engine adds K (m, m) and two (n[1], m) arrays."
+    "and dZ[l] (n[l], m) for l = 1..L, in the configured dtype, and when the gram engine runs "
+    "its K (m, m) and three (n[1], m) arrays (Z1_0, C, momentum's V); NumPy's short-lived "
+    "temporaries come on top."
 )
 
 
@@ -85,10 +86,11 @@ class Memory:
     params: int
     grads: int
     caches: int
+    gram: int = 0
 
     @property
     def total(self) -> int:
-        return self.X + self.Y + self.params + self.grads + self.caches
+        return self.X + self.Y + self.params + self.grads + self.caches + self.gram
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class Audit:
                 "params": self.memory.params,
                 "grads": self.memory.grads,
                 "caches": self.memory.caches,
+                "gram": self.memory.gram,
                 "total": self.memory.total,
                 "counted": MEMORY_COUNTED,
             },
@@ -225,7 +228,13 @@ def gram_flops(layers: Sequence[int], m: int) -> tuple[Flops, int]:
     return per_iteration, 2 * m * m * layers[0] + 2 * layer1
 
 
-def memory(layers: Sequence[int], m: int, itemsize: int) -> Memory:
+def gram_bytes(n1: int, m: int, itemsize: int) -> int:
+    """What the Gram engine holds beyond the direct path's arrays: K (m, m), and Z1_0, C and
+    momentum's V (n[1], m) each."""
+    return itemsize * (m * m + 3 * n1 * m)
+
+
+def memory(layers: Sequence[int], m: int, itemsize: int, engine: str = "direct") -> Memory:
     """Bytes one iteration of training holds; the single estimate dlcli uses.
 
     Parameters
@@ -233,12 +242,13 @@ def memory(layers: Sequence[int], m: int, itemsize: int) -> Memory:
     layers : sequence of int, [n[0], ..., n[L]]
     m : number of examples
     itemsize : bytes per float (8 for float64, 4 for float32)
+    engine : "direct" or "gram"; gram adds :func:`gram_bytes`
 
     Returns
     -------
     Memory
-        X (n[0], m), Y (n[L], m), params and grads (one value per parameter each), and
-        caches: Z[l], A[l], dZ[l] (n[l], m) for l = 1..L.
+        X (n[0], m), Y (n[L], m), params and grads (one value per parameter each),
+        caches: Z[l], A[l], dZ[l] (n[l], m) for l = 1..L, and gram.
     """
     n_params = parameter_count(layers)
     return Memory(
@@ -247,6 +257,7 @@ def memory(layers: Sequence[int], m: int, itemsize: int) -> Memory:
         params=itemsize * n_params,
         grads=itemsize * n_params,
         caches=itemsize * 3 * m * sum(layers[1:]),
+        gram=gram_bytes(layers[1], m, itemsize) if engine == "gram" else 0,
     )
 
 
@@ -323,7 +334,7 @@ def audit(
         rows=rows,
         parameters=parameter_count(layers),
         flops=flops(layers, m),
-        memory=memory(layers, m, np.dtype(dtype).itemsize),
+        memory=memory(layers, m, np.dtype(dtype).itemsize, engine),
         mismatch=data_mismatch(layers, int(X_shape[0]), int(Y_shape[0])),
         engine=engine,
         gram_flops=gram[0],
@@ -341,13 +352,20 @@ def audit_config(cfg: Config) -> Audit:
         ``Audit.mismatch``.
     """
     from dlcli import data as data_mod
-    from dlcli.train import choose_engine
+    from dlcli.train import iterations_of, options_from, resolve_engine
 
     dataset = data_mod.load(cfg.data, cfg.model.output_activation)
     layers, m = list(cfg.model.layers), dataset.X_train.shape[1]
-    engine = cfg.train.engine
-    if engine == "auto":
-        engine = "direct" if cfg.data.stream else choose_engine(layers, m, cfg.train.iterations)
+    # What training would run (as train() decides it); an engine that cannot run is an error.
+    engine = resolve_engine(
+        cfg.train.engine,
+        layers,
+        m,
+        iterations_of(cfg, m),
+        options_from(cfg),
+        streamed=cfg.data.stream,
+        itemsize=np.dtype(cfg.train.dtype).itemsize,
+    )
     return audit(
         layers,
         dataset.X_train.shape,

@@ -356,8 +356,9 @@ def _print_audit(report: Audit) -> None:
         f"{memory.total:,} bytes ({scaled(memory.total, 1024, ('B', 'KiB', 'MiB', 'GiB', 'TiB'))}) "
         f"in {report.dtype} {mark}",
     )
-    for name in ("X", "Y", "params", "grads", "caches"):
-        totals.add_row(f"  {name}", f"{getattr(memory, name):,} bytes")
+    for name in ("X", "Y", "params", "grads", "caches", "gram"):
+        if name != "gram" or memory.gram:
+            totals.add_row(f"  {name}", f"{getattr(memory, name):,} bytes")
     notes.append(f"{mark} {MEMORY_COUNTED}")
 
     console = Console(highlight=False)

@@ -140,13 +140,43 @@ def _first_non_finite(arrays: network.Params, caches: network.Caches) -> str:
     return "the cost only (every Z and A is finite; the cost itself overflowed)"
 
 
-def refuse_blocked_engine(engine: str, opts: Options, m: int) -> None:
-    """Raise ConfigError when ``engine`` is "gram" and ``opts`` need the direct path."""
+def resolve_engine(
+    engine: str,
+    layers: list[int],
+    m: int,
+    iterations: int,
+    opts: Options,
+    *,
+    streamed: bool = False,
+    itemsize: int = 8,
+) -> str:
+    """The engine training runs: "auto" becomes "gram" where :func:`choose_engine` finds it
+    cheaper and nothing blocks it, else "direct".
+
+    Gram is blocked by the options (:meth:`Options.gram_blocker`), by a streamed X (it needs
+    all of X in memory), and by K = X.T X not fitting in the memory free now.
+
+    Raises
+    ------
+    ConfigError
+        When ``engine`` is "gram" and something blocks it; the message says what.
+    """
     blocker = opts.gram_blocker(m)
+    if blocker is None and streamed:
+        blocker = "data.stream: true reads X in batches and gram needs all of X in memory"
+    need = audit.gram_bytes(layers[1], m, itemsize)
+    if blocker is None and need > data_mod.available_memory():
+        blocker = (
+            f"K = X.T X for m = {m} examples and its companions need {need / 2**20:,.1f} MiB, "
+            f"more than the {data_mod.available_memory() / 2**20:,.1f} MiB free"
+        )
+    if engine == "auto":
+        return choose_engine(layers, m, iterations) if blocker is None else "direct"
     if engine == "gram" and blocker is not None:
         raise ConfigError(
             f"train.engine: gram cannot run this config: {blocker}; use auto or direct"
         )
+    return engine
 
 
 def choose_engine(layers: list[int], m: int, iterations: int) -> str:
@@ -473,11 +503,22 @@ def train(
         state, spent = resume.arrays, resume.seconds
         if resume.rng is not None:
             rng.bit_generator.state = resume.rng
+        if engine == "gram":  # a Gram state: can these options and this X go on with it?
+            n_x, n1 = state["W1_0"].shape[1], state["C"].shape[0]
+            resolve_engine(
+                engine, [n_x, n1], m, iterations, opts, streamed=streamed, itemsize=X.dtype.itemsize
+            )
     else:
         assert params is not None, "train() needs params or resume"
-        if engine == "auto":
-            fits = opts.gram_blocker(m) is None and not streamed
-            engine = choose_engine(network.layer_dims(params), m, iterations) if fits else "direct"
+        engine = resolve_engine(
+            engine,
+            network.layer_dims(params),
+            m,
+            iterations,
+            opts,
+            streamed=streamed,
+            itemsize=X.dtype.itemsize,
+        )
         first, log, state, spent = 0, [], ENGINES[engine].initial_state(X, params, opts), 0.0
         if opts.patience is not None:
             state |= {
@@ -485,11 +526,6 @@ def train(
                 "best_row": np.array(-1),
                 "bad_checks": np.array(0),
             }
-    refuse_blocked_engine(engine, opts, m)
-    if streamed and engine != "direct":
-        raise ConfigError(
-            "train.engine: gram needs all of X in memory; data.stream: true trains with direct"
-        )
     start = time.perf_counter()
     runner = ENGINES[engine](
         X, {k: v for k, v in state.items() if not k.startswith("best")}, hidden, output, opts
@@ -815,7 +851,16 @@ def run(
         sha.update(np.ascontiguousarray(Y).tobytes())
         digest = sha.hexdigest()
     options = options_from(cfg)
-    refuse_blocked_engine(cfg.train.engine, options, X.shape[1])  # before the run directory
+    # Refuses an impossible engine before the run directory exists (train() decides auto).
+    resolve_engine(
+        cfg.train.engine,
+        list(cfg.model.layers),
+        X.shape[1],
+        iterations_of(cfg, X.shape[1]),
+        options,
+        streamed=streamed,
+        itemsize=dtype.itemsize,
+    )
     if resume:
         run_dir, state = _resume_point(cfg, name, out, digest)
         params = None

@@ -98,10 +98,13 @@ def test_cat_4layer_memory_is_the_one_estimate(cat_report: audit.Audit) -> None:
     assert memory.Y == 1 * m * f64
     assert memory.params == memory.grads == 245_973 * f64
     assert memory.caches == 3 * (20 + 7 + 5 + 1) * m * f64  # Z, A and dZ of every layer
-    assert memory.total == 24_648_304
-    # The figure training checks against free memory is this one.
-    assert memory_estimate(cat_report.layers, m, f64) == memory.total
-    assert audit.memory(cat_report.layers, m, 4).total * 2 == memory.total
+    # The Gram engine runs here: K (m, m), and Z1_0, C and momentum's V (n[1], m).
+    assert cat_report.engine == "gram"
+    assert memory.gram == (m * m + 3 * 20 * m) * f64 == 449_768
+    assert memory.total == 24_648_304 + 449_768
+    # The figure training checks against free memory (before choosing the engine) is this one.
+    assert memory_estimate(cat_report.layers, m, f64) == memory.total - memory.gram
+    assert audit.memory(cat_report.layers, m, 4, "gram").total * 2 == memory.total
 
 
 def test_cat_4layer_on_the_command_line(cat_overrides: list[str], in_tmp: Path) -> None:
@@ -189,6 +192,27 @@ def test_training_refuses_an_output_layer_the_labels_do_not_have(in_tmp: Path) -
 
 
 # ---------------------------------------------------------------- the command
+
+
+@pytest.mark.parametrize(
+    ("overrides", "engine"),
+    [
+        ([], "gram"),
+        (["train.optimizer=adam"], "direct"),  # Adam leaves the span of X: training runs direct
+        (["train.batch_size=64"], "direct"),
+        (["train.optimizer=momentum", "train.l2=0.1"], "gram"),
+    ],
+)
+def test_dry_run_names_the_engine_training_runs(
+    cat_overrides: list[str], overrides: list[str], engine: str, in_tmp: Path
+) -> None:
+    sets = [arg for o in [*cat_overrides, *overrides] for arg in ("--set", o)]
+    result = _invoke(CAT_4LAYER, *sets, "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["engine"] == engine
+    # Gram's K (m, m) and three (n[1], m) arrays count only when it runs.
+    assert (report["memory_bytes"]["gram"] > 0) == (engine == "gram")
 
 
 def test_dry_run_prints_the_shapes_and_writes_nothing(in_tmp: Path) -> None:
