@@ -41,6 +41,12 @@ MEMORY_COUNTED = (
     "its K (m, m) and three (n[1], m) arrays (Z1_0, C, momentum's V); NumPy's short-lived "
     "temporaries come on top."
 )
+STREAM_COUNTED = (
+    "data.stream: true reads X from disk one batch of train.batch_size examples at a time, so "
+    "memory counts one batch, m = {batch}, not the file's {m} examples, for X, Y, Z[l], A[l] and "
+    "dZ[l]: the figure training checks against free memory. Shapes and FLOPs are of all {m} "
+    "examples: one epoch, not one batch."
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,8 @@ class Audit:
     engine : the engine training would use, "direct" or "gram"
     gram_flops : per iteration with the gram engine, and ``gram_setup_flops`` once
     mismatch : None when the data fit ``layers``, else the one-line error naming the fix
+    stream_batch : with ``data.stream: true``, train.batch_size: ``memory`` counts one batch
+        of ``memory_m`` columns, not all m; None when X is loaded
     """
 
     layers: list[int]
@@ -121,10 +129,23 @@ class Audit:
     engine: str = "direct"
     gram_flops: Flops | None = None
     gram_setup_flops: int = 0
+    stream_batch: int | None = None
 
     @property
     def m(self) -> int:
         return self.X[1]
+
+    @property
+    def memory_m(self) -> int:
+        """The columns of X ``memory`` counts: all m, or one streamed batch."""
+        return self.m if self.stream_batch is None else min(self.stream_batch, self.m)
+
+    @property
+    def memory_counted(self) -> str:
+        """What ``memory`` counts, in words (``MEMORY_COUNTED``, and the batch when streamed)."""
+        if self.stream_batch is None:
+            return MEMORY_COUNTED
+        return f"{MEMORY_COUNTED} {STREAM_COUNTED.format(batch=self.memory_m, m=self.m)}"
 
     @property
     def data_match(self) -> bool:
@@ -168,6 +189,7 @@ class Audit:
                 "setup": self.gram_setup_flops,
                 "counted": GRAM_COUNTED,
             },
+            "memory_m": self.memory_m,
             "memory_bytes": {
                 "X": self.memory.X,
                 "Y": self.memory.Y,
@@ -176,7 +198,7 @@ class Audit:
                 "caches": self.memory.caches,
                 "gram": self.memory.gram,
                 "total": self.memory.total,
-                "counted": MEMORY_COUNTED,
+                "counted": self.memory_counted,
             },
         }
 
@@ -291,6 +313,7 @@ def audit(
     output: str,
     dtype: str = "float64",
     engine: str = "direct",
+    stream_batch: int | None = None,
 ) -> Audit:
     """The audit of a network of ``layers`` trained on data of the given shapes.
 
@@ -302,16 +325,22 @@ def audit(
     hidden, output : activation names of layers 1..L-1 and of layer L
     dtype : "float64" or "float32"
     engine : "direct" or "gram", the engine training would use
+    stream_batch : train.batch_size when X is streamed from disk (``data.stream: true``):
+        memory then counts one batch, min(stream_batch, m) columns, as training's check
+        does; None (X loaded) counts all m
 
     Returns
     -------
     Audit
         Shapes follow ``layers`` even when the data do not; ``mismatch`` then says so.
+        Shapes and FLOPs are of all m examples, streamed or not.
     """
     layers = [int(n) for n in layers]
     m = int(X_shape[1])
     L = len(layers) - 1
     gram = gram_flops(layers, m) if engine == "gram" else (None, 0)
+    # Streamed, one batch of X is in memory at a time (training checks the same figure).
+    memory_m = m if stream_batch is None else min(int(stream_batch), m)
     rows = [
         LayerShapes(
             l=l,
@@ -334,11 +363,12 @@ def audit(
         rows=rows,
         parameters=parameter_count(layers),
         flops=flops(layers, m),
-        memory=memory(layers, m, np.dtype(dtype).itemsize, engine),
+        memory=memory(layers, memory_m, np.dtype(dtype).itemsize, engine),
         mismatch=data_mismatch(layers, int(X_shape[0]), int(Y_shape[0])),
         engine=engine,
         gram_flops=gram[0],
         gram_setup_flops=gram[1],
+        stream_batch=stream_batch,
     )
 
 
@@ -374,4 +404,5 @@ def audit_config(cfg: Config) -> Audit:
         cfg.model.output_activation,
         cfg.train.dtype,
         engine,
+        stream_batch=cfg.train.batch_size if cfg.data.stream else None,
     )

@@ -18,6 +18,7 @@ import typer
 
 from dlcli import __version__
 from dlcli.errors import DlcliError
+from dlcli.jsonout import strict_json
 
 if TYPE_CHECKING:
     from dlcli.audit import Audit
@@ -248,7 +249,7 @@ def train(
             )
             raise typer.Exit(128 + (stop.signum or 2)) from None
     if json_out:
-        typer.echo(json.dumps(metrics))
+        typer.echo(strict_json(metrics))
         return
     _print_metrics(metrics)
 
@@ -298,7 +299,7 @@ def _print_audit(report: Audit) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from dlcli.audit import FLOPS_COUNTED, GRAM_COUNTED, MEMORY_COUNTED
+    from dlcli.audit import FLOPS_COUNTED, GRAM_COUNTED
 
     def shape(s: tuple[int, int]) -> str:
         return f"({s[0]}, {s[1]})"
@@ -351,15 +352,16 @@ def _print_audit(report: Audit) -> None:
         totals.add_row("engine", report.engine)
     memory = report.memory
     mark = f"[{len(notes) + 1}]"
+    batch = "" if report.stream_batch is None else f", streamed batch of {report.memory_m}"
     totals.add_row(
         "memory / iteration",
         f"{memory.total:,} bytes ({scaled(memory.total, 1024, ('B', 'KiB', 'MiB', 'GiB', 'TiB'))}) "
-        f"in {report.dtype} {mark}",
+        f"in {report.dtype}{batch} {mark}",
     )
     for name in ("X", "Y", "params", "grads", "caches", "gram"):
         if name != "gram" or memory.gram:
             totals.add_row(f"  {name}", f"{getattr(memory, name):,} bytes")
-    notes.append(f"{mark} {MEMORY_COUNTED}")
+    notes.append(f"{mark} {report.memory_counted}")
 
     console = Console(highlight=False)
     if not console.is_terminal:  # a pipe or a file: give the table its natural width
@@ -457,7 +459,7 @@ def gradcheck(
             cases = gc.run_battery(epsilon=epsilon, threshold=threshold, seed=seed)
             passed = all(case.passed for case in cases)
             if json_out:
-                typer.echo(json.dumps([case.to_dict() for case in cases]))
+                typer.echo(strict_json([case.to_dict() for case in cases]))
             else:
                 _print_battery(cases)
         else:
@@ -475,7 +477,7 @@ def gradcheck(
             )
             passed = result.passed
             if json_out:
-                typer.echo(json.dumps(result.to_dict()))
+                typer.echo(strict_json(result.to_dict()))
             else:
                 what = f"{config}" + (f" with --model {model}" if model else "")
                 _print_gradcheck(result, what, cfg.model.hidden_activation)
@@ -757,7 +759,7 @@ def predict(
             )
     failed = sum(row.error is not None for row in rows)
     if json_out:
-        typer.echo(json.dumps([row.to_dict() for row in rows]))
+        typer.echo(strict_json([row.to_dict() for row in rows]))
     else:
         _print_predictions(rows, loaded.output, failed)
     if failed:
@@ -810,7 +812,7 @@ def _predict_csv(model: Model, csv: Path, out: Path | None, force: bool, json_ou
             "rows": len(predicted.rows),
             "predictions": [float(v) for v in predicted.values],
         }
-        typer.echo(json.dumps(report))
+        typer.echo(strict_json(report))
     elif out is None:
         typer.echo(text.getvalue(), nl=False)
     else:
@@ -909,7 +911,7 @@ def evaluate(
             mislabeled_grid(evaluation, loaded, mislabeled, threshold)
     metrics = evaluation.metrics
     if json_out:
-        typer.echo(json.dumps(metrics))
+        typer.echo(strict_json(metrics))
         return
     _print_evaluation(metrics, mislabeled)
 
@@ -1379,7 +1381,7 @@ def sweep(
     failed = sum(r["status"] != "ok" for r in results)
     if json_out:
         typer.echo(
-            json.dumps(
+            strict_json(
                 {
                     "sweep_dir": str(plan.out),
                     "metric": plan.metric,

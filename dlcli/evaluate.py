@@ -150,14 +150,18 @@ def regression_metrics(Y: np.ndarray, AL: np.ndarray) -> dict[str, Any]:
     is equal (SS_tot = 0), R^2 is 1 for a perfect fit and 0 otherwise, as scikit-learn.
     """
     residual = AL - Y
-    ss_res = float(np.sum(residual**2))
-    ss_tot = float(np.sum((Y - Y.mean()) ** 2))
+    # A prediction far out of range overflows to inf here (no warning): the metric is then
+    # inf or NaN, which the JSON outputs write as null.
+    with np.errstate(over="ignore", invalid="ignore"):
+        ss_res = float(np.sum(residual**2))
+        ss_tot = float(np.sum((Y - Y.mean()) ** 2))
+        mse = float(np.mean(residual**2))
     if ss_tot:
         r2 = 1.0 - ss_res / ss_tot
     else:
         r2 = 1.0 if ss_res == 0 else 0.0
     return {
-        "mse": float(np.mean(residual**2)),
+        "mse": mse,
         "mae": float(np.mean(np.abs(residual))),
         "r2": r2,
         "examples": int(Y.size),

@@ -25,6 +25,7 @@ import yaml
 from dlcli import __version__
 from dlcli.data import available_memory
 from dlcli.errors import DlcliError, ModelFileError
+from dlcli.jsonout import strict_json
 
 if TYPE_CHECKING:
     from dlcli.config import Config
@@ -350,5 +351,5 @@ def finish_run(
     write_params(run_dir / PARAMS, result.params, meta)
     write_text(run_dir / "costs.csv", costs_csv(result.log))
     atomic_write(run_dir / "cost.png", lambda tmp: plot_costs(tmp, result.log, learning_rate))
-    write_text(run_dir / METRICS, json.dumps(metrics, indent=2) + "\n")
+    write_text(run_dir / METRICS, strict_json(metrics, indent=2) + "\n")
     _point_latest(run_dir.parent, run_dir)

@@ -316,3 +316,73 @@ def test_dry_run_in_a_narrow_pipe_keeps_the_table_whole(
         "(20, 1)",
     ]
     assert list(in_tmp.iterdir()) == []
+
+
+# ---------------------------------------------------------------- streamed data
+
+
+def _streamed_config(in_tmp: Path, batch_size: int) -> Path:
+    """A synthetic file of 230 pictures 6x6x3 (n_x = 108) written by ``dlcli data synth``,
+    and a config that streams it in batches of ``batch_size``."""
+    synth = ["data", "synth", "--out", "synth.h5", "--examples", "230", "--size", "6"]
+    written = CliRunner().invoke(app, [*synth, "--chunk", "64"])
+    assert written.exit_code == 0, written.output
+    cfg = in_tmp / "stream.yaml"
+    cfg.write_text(
+        f"data:\n  train: {in_tmp / 'synth.h5'}\n  stream: true\n"
+        "model:\n  layers: [108, 5, 1]\n"
+        f"train:\n  learning_rate: 0.03\n  epochs: 5\n  batch_size: {batch_size}\n"
+    )
+    return cfg
+
+
+def test_dry_run_of_a_streamed_config_counts_one_batch(in_tmp: Path) -> None:
+    cfg = _streamed_config(in_tmp, batch_size=50)
+    result = _invoke(str(cfg), "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # The table keeps the data's shapes: X is the file's (108, 230), Z and A all m columns.
+    assert (report["X"], report["Y"], report["m"]) == ([108, 230], [1, 230], 230)
+    assert [s["Z"] for s in report["shapes"]] == [[5, 230], [1, 230]]
+    assert report["engine"] == "direct"
+    # Memory is one batch of 50 columns, float64: X 108 x 50, Y 1 x 50, 551 parameters and
+    # as many gradients, Z, A and dZ of 5 + 1 units x 50.
+    assert report["memory_m"] == 50
+    assert report["memory_bytes"] == {
+        "X": 43_200,
+        "Y": 400,
+        "params": 4_408,
+        "grads": 4_408,
+        "caches": 7_200,
+        "gram": 0,
+        "total": 59_616,
+        "counted": audit.MEMORY_COUNTED
+        + " data.stream: true reads X from disk one batch of train.batch_size examples at a "
+        "time, so memory counts one batch, m = 50, not the file's 230 examples, for X, Y, Z[l], "
+        "A[l] and dZ[l]: the figure training checks against free memory. Shapes and FLOPs are "
+        "of all 230 examples: one epoch, not one batch.",
+    }
+    # The figure dlcli.train.run checks before a streamed run (m = min(m, batch_size)).
+    assert memory_estimate([108, 5, 1], 50, 8) == 59_616
+    # Loaded instead of streamed, the same config holds all 230 columns.
+    loaded = json.loads(
+        _invoke(str(cfg), "--dry-run", "--json", "--set", "data.stream=false").stdout
+    )
+    assert (loaded["memory_m"], loaded["memory_bytes"]["total"]) == (230, 242_496)
+    assert loaded["memory_bytes"]["counted"] == audit.MEMORY_COUNTED
+
+    table = _invoke(str(cfg), "--dry-run")
+    assert table.exit_code == 0, table.output
+    assert _table_row(table.stdout, 0) == ["0", "input", "", "", "X (108, 230)", "", "", ""]
+    assert " memory / iteration  59,616 bytes (58.2 KiB) in float64, streamed batch of 50 [2]" in (
+        table.stdout
+    )
+    assert "   X                 43,200 bytes" in table.stdout
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["stream.yaml", "synth.h5"]
+
+
+def test_a_streamed_batch_larger_than_the_file_counts_the_file(in_tmp: Path) -> None:
+    cfg = _streamed_config(in_tmp, batch_size=1024)
+    report = audit.audit_config(load_config(cfg))
+    assert (report.m, report.memory_m, report.stream_batch) == (230, 230, 1024)
+    assert report.memory.total == memory_estimate([108, 5, 1], 230, 8) == 242_496

@@ -588,3 +588,49 @@ def test_installed_command_battery_json() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert all(case["passed"] for case in json.loads(done.stdout))
+
+
+# The overflow is the point here: NumPy warns of it, the report must stay JSON.
+@pytest.mark.filterwarnings(r"ignore:(overflow|invalid value) encountered:RuntimeWarning")
+def test_cli_json_is_strict_when_a_difference_is_not_finite(in_tmp: Path) -> None:
+    # W1 = 1e308 makes Z1 = W1 x overflow to +inf for the drawn examples whose two features
+    # sum to more than 1.8; relu passes the inf on to A1, and dW2 = dZ2 A1.T / m meets
+    # 0 * inf where such an example has Y = 1 (AL = 1, dZ2 = 0): the analytic dW2 is NaN,
+    # and so are W2's and the overall relative difference. json.dumps would print NaN.
+    params = {
+        "W1": np.full((4, 2), 1e308),
+        "b1": np.zeros((4, 1)),
+        "W2": np.ones((1, 4)),
+        "b2": np.zeros((1, 1)),
+    }
+    write_params(in_tmp / "params.h5", params, {})
+    args = ["gradcheck", str(FLOWER), "--set", "model.hidden_activation=relu"]
+    result = invoke(*args, "--model", "params.h5", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    assert set(report) == {"passed", "relative_difference", "threshold", "parameters"}
+    assert report["passed"] is False
+    assert report["relative_difference"] is None
+    assert report["parameters"]["W2"] == {"relative_difference": None, "checked": 4}
+    assert {k: v["checked"] for k, v in report["parameters"].items()} == {
+        "W1": 8,
+        "b1": 4,
+        "W2": 4,
+        "b2": 1,
+    }
+    if EXTENDED:
+        # The other tensors' analytic derivatives are finite (dW1 = 0.695..., db1 = 0.25,
+        # db2 = 0.0625) and their numeric ones 0: a 1e-7 step is lost beside Z of 1e308
+        # even in long double, so each difference is exactly 1.
+        assert {k: v["relative_difference"] for k, v in report["parameters"].items()} == {
+            "W1": 1.0,
+            "b1": 1.0,
+            "W2": None,
+            "b2": 1.0,
+        }
+    # The library's report says the same: NaN in the dataclass, None in its JSON form.
+    cfg = load_config(FLOWER, ["model.hidden_activation=relu"])
+    checked = gc.check_config(cfg, model=in_tmp / "params.h5")
+    W2 = checked.tensors[2]
+    assert W2.name == "W2" and math.isnan(W2.relative_difference) and W2.passed is False
+    assert checked.to_dict() == report

@@ -434,3 +434,37 @@ def test_a_table_model_file_must_say_how_to_standardize(in_tmp: Path) -> None:
     )
     write_params(Path("m.h5"), params, {**meta, "preprocessing": {**prep, "std": [1.0, 2.0]}})
     assert load_model(Path("m.h5")).is_table
+
+
+def test_metrics_that_overflow_are_null_in_strict_json(in_tmp: Path) -> None:
+    # A test row 1e200 times out of the training range: the linear model's prediction is
+    # finite but its square overflows, so test mse and R^2 are inf. metrics.json and --json
+    # write them as null (strict JSON: no NaN or Infinity, which most parsers refuse).
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, 40)
+    rows = "".join(f"{float(a)!r},{float(2 * a + 1 + rng.normal(0, 0.1))!r}\n" for a in x)
+    (in_tmp / "train.csv").write_text("x,y\n" + rows)
+    (in_tmp / "test.csv").write_text("x,y\n1,3\n1e200,5\n")
+    config = {
+        "data": {"train": "train.csv", "test": "test.csv", "target": "y"},
+        "model": {
+            "layers": [1, 4, 1],
+            "hidden_activation": "linear",
+            "output_activation": "linear",
+        },
+        "train": {"learning_rate": 0.05, "iterations": 50},
+    }
+    (in_tmp / "cfg.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = dlcli("train", "cfg.yaml", "--json")
+    assert (code, err.count("Warning")) == (0, 0), err
+
+    def refuse(constant: str) -> None:
+        pytest.fail(f"not strict JSON: {constant}")
+
+    printed = json.loads(out, parse_constant=refuse)
+    written = json.loads(
+        (in_tmp / "runs" / "cfg" / "metrics.json").read_text(), parse_constant=refuse
+    )
+    assert printed == written
+    assert (printed["test_mse"], printed["test_r2"]) == (None, None)
+    assert printed["test_mae"] > 1e198 and printed["train_r2"] < 1

@@ -192,6 +192,11 @@ def _centered(evaluate: Callable[[], Any], theta: np.ndarray, i: int, epsilon: f
 # ---------------------------------------------------------------- results
 
 
+def _finite_or_none(x: float) -> float | None:
+    """x, or None (JSON's null) when it is NaN or infinite."""
+    return x if math.isfinite(x) else None
+
+
 @dataclass(frozen=True)
 class Coordinate:
     """One checked coordinate: ``tensor[index]``, its analytic and numeric derivatives."""
@@ -263,13 +268,21 @@ class GradCheck:
         return sum(t.checked for t in self.tensors)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON report: passed, relative_difference, threshold, parameters."""
+        """The JSON report: passed, relative_difference, threshold, parameters.
+
+        A relative difference that is not a finite number (NaN where a gradient overflowed,
+        e.g. a model with huge weights) is None, JSON's null, and fails: strict JSON has no
+        NaN, and ``passed`` is already false for it.
+        """
         return {
             "passed": self.passed,
-            "relative_difference": self.relative_difference,
+            "relative_difference": _finite_or_none(self.relative_difference),
             "threshold": self.threshold,
             "parameters": {
-                t.name: {"relative_difference": t.relative_difference, "checked": t.checked}
+                t.name: {
+                    "relative_difference": _finite_or_none(t.relative_difference),
+                    "checked": t.checked,
+                }
                 for t in self.tensors
             },
         }
