@@ -19,7 +19,6 @@ from dlcli import data as data_mod
 from dlcli.config import Config
 from dlcli.errors import ConfigError, DivergedError
 from dlcli.model import network
-from dlcli.model.activations import ACTIVATIONS
 from dlcli.model.optimizers import OPTIMIZERS, Hyper
 
 Callback = Callable[[int, float], None]
@@ -249,6 +248,11 @@ class _Direct(_Engine):
     def step(
         self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
     ) -> None:
+        if self.opts.optimizer == "gd" and not self.opts.l2:  # plain: one pass, new arrays
+            self.state = network.backward_update(
+                AL, Y, caches, self.state, self.hidden, lr, masks=masks
+            )
+            return
         params, opt_state = _split(self.state, self.names)
         grads = network.backward(AL, Y, caches, params, self.hidden, masks=masks)
         grads = _with_l2(grads, params, self.opts.l2, Y.shape[1])
@@ -294,13 +298,6 @@ class _Gram(_Engine):
             self.Z1_0 += state["b1_0"]
         self.W1_0_sq = float(np.sum(np.square(state["W1_0"]))) if opts.l2 else 0.0
         self.plain = opts.optimizer == "gd" and not opts.l2  # see _gd_step
-        self.net = self._net(self.state)
-        self.g_backward = ACTIVATIONS[hidden][1]
-
-    def _net(self, s: dict[str, np.ndarray]) -> network.Params:
-        """What network.forward and backward read: layer 1 comes as Z1, so W1 and b1 are never
-        read and W1_0 and b1 (or b1_0) stand in for them (they count the layer)."""
-        return {"W1": s["W1_0"], "b1": s.get("b1_0"), **{k: s[k] for k in self.names}}
 
     @staticmethod
     def initial_state(
@@ -331,7 +328,7 @@ class _Gram(_Engine):
             Z1 += self.Z1_0
         if not self.fold:
             Z1 += s["b1"]
-        return network.forward(self.X, self.net, self.hidden, self.output, Z1=Z1, masks=masks)
+        return network.forward(self.X, s, self.hidden, self.output, Z1=Z1, masks=masks)
 
     def penalty(self, m: int) -> float:
         if not self.opts.l2:
@@ -352,7 +349,7 @@ class _Gram(_Engine):
             self._gd_step(AL, Y, caches, lr, masks)
             return
         s, opts, m = self.state, self.opts, Y.shape[1]
-        grads = network.backward(AL, Y, caches, self.net, self.hidden, dW1=False, masks=masks)
+        grads = network.backward(AL, Y, caches, s, self.hidden, dW1=False, masks=masks)
         dZ1 = grads.pop("dZ1")
         if not self.fold:
             grads["db1"] = dZ1.sum(axis=1, keepdims=True)
@@ -368,31 +365,21 @@ class _Gram(_Engine):
             new["a"], new["C"] = s["a"] - lr * new["p"], s["C"] - lr * new["V"]
         else:
             new["a"], new["C"] = s["a"] - lr * ga, s["C"] - lr * gC
-        self.state, self.net = new, self._net(new)
+        self.state = new
 
     def _gd_step(
         self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
     ) -> None:
-        """Plain gradient descent without L2: network.backward's loop with each update made as
-        soon as its gradient is known, and lr folded into dZ[L] (W - lr dW is then one
-        subtraction). Layer 1's update is C - lr dZ1 (and b1 rides in C). New arrays and a new
-        state dict: the state before the step stays whole for a divergence to fall back to."""
-        s, m = self.state, Y.shape[1]
-        new, net = dict(s), self.net.copy()
-        dZ = (AL - Y) * (lr / m)  # lr dZ[L], (n[L], m)
-        for l in range(len(caches), 1, -1):
-            A_prev, W, b = caches[l - 1][0], f"W{l}", f"b{l}"
-            new[W] = net[W] = s[W] - dZ @ A_prev.T  # W - lr dW, (n[l], n[l-1])
-            new[b] = net[b] = s[b] - dZ.sum(axis=1, keepdims=True)  # b - lr db, (n[l], 1)
-            dA_prev = s[W].T @ dZ  # lr dA[l-1], (n[l-1], m)
-            if masks and l - 1 in masks:
-                dA_prev = dA_prev * masks[l - 1]
-            _, Z_prev, A_prev_act = caches[l - 2]
-            dZ = self.g_backward(dA_prev, Z_prev, A_prev_act)
-        new["C"] = s["C"] - dZ  # C - lr dZ1, (n[1], m)
+        """Plain gradient descent without L2: layers 2..L through network.backward_update,
+        layer 1 as C - lr dZ1 (b1 rides in C). New arrays and a new state dict: the state
+        before the step stays whole for a divergence to fall back to."""
+        s = self.state
+        new = network.backward_update(AL, Y, caches, s, self.hidden, lr, dW1=False, masks=masks)
+        dZ1 = new.pop("dZ1")  # lr dZ1, (n[1], m)
+        new["C"] = s["C"] - dZ1
         if not self.fold:  # a state from before b1 rode in C (an old checkpoint)
-            new["b1"] = net["b1"] = s["b1"] - dZ.sum(axis=1, keepdims=True)
-        self.state, self.net = new, net
+            new["b1"] = s["b1"] - dZ1.sum(axis=1, keepdims=True)
+        self.state = s | new
 
     def params(self, state: dict[str, np.ndarray]) -> network.Params:
         C = state["C"]
@@ -404,7 +391,8 @@ class _Gram(_Engine):
         return params | {k: state[k] for k in self.names}
 
     def layers(self) -> list[int]:
-        return network.layer_dims(self.net)
+        s = self.state  # W1_0 has W1's shape
+        return network.layer_dims({"W1": s["W1_0"], "b1": None} | {k: s[k] for k in self.names})
 
 
 ENGINES = {"direct": _Direct, "gram": _Gram}

@@ -62,6 +62,18 @@ def test_one_dimensional_check_of_the_course() -> None:
     assert theta[0] == 4.0  # restored after the perturbations
 
 
+@pytest.mark.parametrize("size", [1e-200, 1e-160, 1e160, 1e300])
+def test_relative_difference_of_huge_or_tiny_gradients(size: float) -> None:
+    # The course formula in plain float64 squares the entries: 1e160**2 overflows to inf
+    # (giving NaN), 1e-160**2 underflows to 0 (giving a false 0, "agree").
+    grad, approx = np.array([3.0, -4.0, 12.0]), np.array([3.0, -4.0, 12.5])
+    expected = np.linalg.norm(grad - approx) / (np.linalg.norm(grad) + np.linalg.norm(approx))
+    got = gc.relative_difference(grad * size, approx * size)
+    assert got == pytest.approx(expected, rel=1e-14) and expected == pytest.approx(
+        0.018894, abs=1e-6
+    )
+
+
 def test_relative_difference_is_the_course_formula() -> None:
     grad = np.array([3.0, 4.0])  # ||grad|| = 5
     approx = np.array([3.0, 4.0 + 1e-3])  # ||grad - approx|| = 1e-3

@@ -299,3 +299,41 @@ def test_predict_thresholds_sigmoid_output() -> None:
     # AL = (0.43782349911420193, 0.9046505351008906) from the hand-worked network above.
     labels = network.predict(X, hand_params(), "relu", "sigmoid")
     assert labels.tolist() == [[0, 1]]
+
+
+# ---------------------------------------------------------------- backward and update at once
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_backward_update_is_backward_then_update(seed: int) -> None:
+    # The fused step (lr folded into dZ[L], each layer updated as its gradients come) against
+    # backward() then update(): the same arithmetic, equal to rounding, for random depths,
+    # activations, outputs and dropout masks; with dW1=False it returns lr dZ1 for layer 1.
+    rng = np.random.RandomState(seed)
+    depth = 1 + seed % 4
+    layers = [int(n) for n in rng.randint(1, 9, size=depth + 1)]
+    output = ["sigmoid", "linear", "softmax"][seed % 3]
+    if output == "softmax":
+        layers[-1] = max(layers[-1], 2)
+    hidden = sorted(ACTIVATIONS)[seed % len(ACTIVATIONS)]
+    m, lr = 11, 0.3
+    X_r = rng.randn(layers[0], m)
+    if output == "softmax":
+        Y_r = np.eye(layers[-1])[:, rng.randint(0, layers[-1], size=m)]
+    else:
+        Y_r = (rng.rand(layers[-1], m) > 0.5).astype(np.float64)
+    params = network.init_params(layers, "xavier", rng)
+    masks = network.dropout_masks(layers, m, [0.7] * (depth - 1), np.random.default_rng(seed))
+    AL_r, caches = network.forward(X_r, params, hidden, output, masks=masks)
+    before = {k: v.copy() for k, v in params.items()}
+    grads = network.backward(AL_r, Y_r, caches, params, hidden, masks=masks)
+    expected = network.update(params, grads, lr)
+    got = network.backward_update(AL_r, Y_r, caches, params, hidden, lr, masks=masks)
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-12, atol=1e-15, err_msg=key)
+    partial = network.backward_update(AL_r, Y_r, caches, params, hidden, lr, False, masks)
+    assert set(partial) == {k for k in expected if k not in ("W1", "b1")} | {"dZ1"}
+    dZ1 = network.backward(AL_r, Y_r, caches, params, hidden, dW1=False, masks=masks)["dZ1"]
+    np.testing.assert_allclose(partial["dZ1"], lr * dZ1, rtol=1e-12, atol=1e-15)
+    assert all(np.array_equal(params[k], before[k]) for k in params)  # params untouched

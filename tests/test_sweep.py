@@ -338,10 +338,9 @@ def test_shipped_hidden_size_sweep_against_the_course(
     }
     results = run_sweep(sweep, local_executor(2))
     got = [round(100 * r["metrics"]["train_accuracy"], 2) for r in results]
-    course = [67.5, 67.25, 90.75, 90.5, 91.25, 90.0, 90.75]
-    # Six of seven equal the course's; 20 units reach 90.5 % where the course printed 90.0 %.
-    assert got == [67.5, 67.25, 90.75, 90.5, 91.25, 90.5, 90.75]
-    assert [g == c for g, c in zip(got, course, strict=True)].count(True) == 6
+    # All seven equal the course's. The 20-unit cell is rounding-sensitive (README): it was
+    # 90.5 % before the gradient-descent step folded lr into dZ[L].
+    assert got == [67.5, 67.25, 90.75, 90.5, 91.25, 90.0, 90.75]
     ranked = sort_results(sweep, results)
     assert ranked[0]["values"]["model.layers"] == [2, 5, 1]
 

@@ -143,9 +143,15 @@ def relative_difference(grad: np.ndarray, gradapprox: np.ndarray) -> float:
     """
     grad = np.asarray(grad, dtype=np.float64)
     gradapprox = np.asarray(gradapprox, dtype=np.float64)
-    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
-    if denominator == 0:  # both exactly zero (a dead unit, or nothing checked): they agree
+    scale = max(np.max(np.abs(grad), initial=0.0), np.max(np.abs(gradapprox), initial=0.0))
+    if scale == 0:  # both exactly zero (a dead unit, or nothing checked): they agree
         return 0.0
+    if np.isfinite(scale) and not 1e-150 < scale < 1e150:
+        # Squares of such values overflow or underflow to a false 0 inside the norms; the
+        # ratio is the same with both divided by their largest magnitude. (NaN or inf, an
+        # overflowed gradient, still give NaN.)
+        grad, gradapprox = grad / scale, gradapprox / scale
+    denominator = np.linalg.norm(grad) + np.linalg.norm(gradapprox)
     return float(np.linalg.norm(grad - gradapprox) / denominator)
 
 

@@ -142,7 +142,8 @@ def forward(
     hidden, output : names in ``ACTIVATIONS`` for layers 1..L-1 and for layer L
     Z1 : ndarray of shape (n[1], m), optional
         Layer 1's pre-activation when the caller already has it (the Gram engine forms it
-        without W1); ``W1`` is then not read.
+        without W1); ``params`` then needs W{l}, b{l} from l = 2 only, and other keys in it
+        are ignored.
     masks : dict of hidden layer l -> ndarray of shape (n[l], m), optional
         Inverted dropout (see :func:`dropout_masks`): layer l's output is multiplied by
         ``masks[l]`` before the next layer reads it. The cache keeps A[l] unmasked.
@@ -152,7 +153,12 @@ def forward(
     AL : ndarray of shape (n[L], m)
     caches : list of (A_prev, Z, A), one per layer, for :func:`backward`
     """
-    L = n_layers(params)
+    if Z1 is None:
+        L = n_layers(params)
+    else:
+        L = 1
+        while f"W{L + 1}" in params:
+            L += 1
     caches: Caches = []
     A = X
     g_hidden = ACTIVATIONS[hidden][0]
@@ -272,6 +278,57 @@ def update(params: Params, grads: Params, learning_rate: float) -> Params:
     ``update_parameters`` does; a state taken before a step stays whole.
     """
     return {key: value - learning_rate * grads[f"d{key}"] for key, value in params.items()}
+
+
+def backward_update(
+    AL: np.ndarray,
+    Y: np.ndarray,
+    caches: Caches,
+    params: Params,
+    hidden: str,
+    learning_rate: float,
+    dW1: bool = True,
+    masks: dict[int, np.ndarray] | None = None,
+) -> Params:
+    """:func:`backward` followed by :func:`update`, each layer updated as soon as its
+    gradients are known.
+
+    The learning rate is folded into dZ[L] = lr (AL - Y) / m, so every gradient below comes
+    out multiplied by it and each update is one subtraction, W - (lr dW): the same
+    arithmetic with about half the array operations of the two steps apart, which is what
+    counts when the arrays are small. ``params`` is not modified.
+
+    Parameters
+    ----------
+    AL, Y, caches, params, hidden, masks : as for :func:`backward`
+    learning_rate : float
+    dW1 : bool
+        False leaves layer 1 to the caller (the Gram engine) and returns lr dZ1 (n[1], m)
+        under ``"dZ1"`` in place of W1 and b1.
+
+    Returns
+    -------
+    new : dict of the updated ``W{l}``, ``b{l}`` (and ``dZ1`` when ``dW1`` is False)
+    """
+    L = len(caches)
+    m = Y.shape[1]
+    new: Params = {}
+    dZ = (AL - Y) * (learning_rate / m)  # lr dZ[L], (n[L], m)
+    g_backward = ACTIVATIONS[hidden][1]
+    for l in range(L, 0, -1):
+        if l == 1 and not dW1:
+            new["dZ1"] = dZ
+            break
+        A_prev, W, b = caches[l - 1][0], f"W{l}", f"b{l}"
+        new[W] = params[W] - dZ @ A_prev.T  # W - lr dW, (n[l], n[l-1])
+        new[b] = params[b] - dZ.sum(axis=1, keepdims=True)  # b - lr db, (n[l], 1)
+        if l > 1:
+            dA_prev = params[W].T @ dZ  # lr dA[l-1], (n[l-1], m)
+            if masks and l - 1 in masks:
+                dA_prev = dA_prev * masks[l - 1]
+            _, Z_prev, A_prev_act = caches[l - 2]
+            dZ = g_backward(dA_prev, Z_prev, A_prev_act)
+    return new
 
 
 def predict(
