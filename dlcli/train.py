@@ -320,7 +320,7 @@ class _Gram(_Engine):
 
     def forward(self, Xb: np.ndarray, masks: dict | None) -> tuple[np.ndarray, network.Caches]:
         s = self.state
-        Z1 = s["C"] @ self.K  # (n[1], m)
+        Z1 = np.dot(s["C"], self.K)  # (n[1], m)
         if self.opts.l2:
             self.CK = Z1.copy()  # penalty() reads it
             Z1 += s["a"] * self.Z1_0
