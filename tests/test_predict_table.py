@@ -468,3 +468,12 @@ def test_metrics_that_overflow_are_null_in_strict_json(in_tmp: Path) -> None:
     assert printed == written
     assert (printed["test_mse"], printed["test_r2"]) == (None, None)
     assert printed["test_mae"] > 1e198 and printed["train_r2"] < 1
+    # evaluate measures the same test set the same way.
+    code, out, err = dlcli("evaluate", "--json")
+    assert (code, err) == (0, "")
+    evaluated = json.loads(out, parse_constant=refuse)
+    assert (evaluated["mse"], evaluated["r2"], evaluated["mae"]) == (
+        None,
+        None,
+        printed["test_mae"],
+    )
