@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -569,6 +570,18 @@ def _print_gradcheck(result: GradCheck, what: str, hidden: str) -> None:
                 f"PASS: relative difference {result.relative_difference:.2e} < threshold "
                 f"{result.threshold:g}",
                 style="bold green",
+            )
+        )
+    elif not math.isfinite(result.relative_difference):
+        # Not a disagreement: inf or NaN in a gradient or the cost (overflow), nothing to compare.
+        nan = [t.name for t in result.tensors if not math.isfinite(t.relative_difference)]
+        wrong = ", ".join(nan) or "the cost"
+        items.append(
+            Text(
+                f"FAIL: the gradients of {wrong} are not finite numbers (the forward or backward "
+                "pass overflowed), so nothing could be compared; check the model's weights and "
+                "the data's scale",
+                style="bold red",
             )
         )
     else:

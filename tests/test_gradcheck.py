@@ -640,6 +640,13 @@ def test_cli_json_is_strict_when_a_difference_is_not_finite(in_tmp: Path) -> Non
             "W2": None,
             "b2": 1.0,
         }
+    # The text report does not call an overflow a disagreement.
+    text = invoke(*args, "--model", "params.h5")
+    assert text.exit_code == 1
+    assert "FAIL: the gradients of W2 are not finite numbers (the forward or backward" in " ".join(
+        text.stdout.split()
+    )
+    assert "disagrees" not in text.stdout
     # The library's report says the same: NaN in the dataclass, None in its JSON form.
     cfg = load_config(FLOWER, ["model.hidden_activation=relu"])
     checked = gc.check_config(cfg, model=in_tmp / "params.h5")
