@@ -111,6 +111,8 @@ class TrainResult:
     best_iteration : the row whose parameters were returned, with early stopping's restore
     train_seconds : wall time of the loop, without the time spent writing checkpoints
     checkpoint_seconds : the time spent writing checkpoints
+    final_accuracy : with a streamed X, the training accuracy found in the same pass over the
+        file as ``final_cost`` (so the caller need not read it again); None otherwise
     """
 
     params: network.Params
@@ -121,6 +123,7 @@ class TrainResult:
     iterations: int = 0
     best_iteration: int | None = None
     checkpoint_seconds: float = 0.0
+    final_accuracy: float | None = None
 
     @property
     def costs(self) -> list[tuple[int, float]]:
@@ -626,8 +629,9 @@ def train(
         if opts.patience is not None and opts.restore_best and int(extra["best_row"]) >= 0:
             final_params = {k: extra[f"best_{k}"] for k in final_params}
             best_iteration = int(log[int(extra["best_row"])]["iteration"])
-        if streamed:
-            final, _, caches = _in_chunks(X, Y, final_params, hidden, output, batch)
+        final_accuracy = None
+        if streamed:  # one pass over the file gives both
+            final, final_accuracy, caches = _in_chunks(X, Y, final_params, hidden, output, batch)
         else:
             # The runner's own forward pass when its parameters are the final ones (gram: Z1
             # from C @ K, without W1 @ X).
@@ -645,7 +649,15 @@ def train(
             save(snapshot(iterations if stopped_at == iterations else stopped_at))
     params64 = {k: v.astype(np.float64) for k, v in final_params.items()}
     return TrainResult(
-        params64, log, final, elapsed(), engine, stopped_at, best_iteration, saving[0]
+        params64,
+        log,
+        final,
+        elapsed(),
+        engine,
+        stopped_at,
+        best_iteration,
+        saving[0],
+        final_accuracy,
     )
 
 
@@ -920,10 +932,8 @@ def run(
         if X_s is None:
             continue
         if split == "train" and streamed:  # config: streaming is for classifiers only
-            _, found_accuracy, _ = _in_chunks(
-                X_s, Y_s, result.params, hidden, output, cfg.train.batch_size
-            )
-            metrics["train_accuracy"] = found_accuracy
+            # Found in train()'s final pass over the file, with the final cost.
+            metrics["train_accuracy"] = result.final_accuracy
         elif output != "linear":
             metrics[f"{split}_accuracy"] = accuracy(X_s, Y_s, result.params, hidden, output)
         else:

@@ -292,3 +292,22 @@ def test_data_synth_writes_a_file_dlcli_streams(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "exists already; pass --force" in again.output
     bad = CliRunner().invoke(app, [*args[:5], "0", "--force"])
     assert bad.exit_code == 1 and "--examples: must be 1 to 100000000, found 0" in bad.output
+
+
+def test_a_streamed_run_reads_the_file_once_after_training(
+    synth: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 230 examples in blocks of 50 for 5 epochs: 25 batch reads while training, then one
+    # pass of 5 blocks gives both the final cost and the training accuracy.
+    seen: list[tuple[int, int]] = []
+    columns = data.CourseStream.columns
+
+    def recording(self: data.CourseStream, start: int, stop: int) -> np.ndarray:
+        seen.append((start, stop))
+        return columns(self, start, stop)
+
+    monkeypatch.setattr(data.CourseStream, "columns", recording)
+    _, metrics = run(load_config(_config(synth, tmp_path), ["data.stream=true"]), "once")
+    assert metrics["iterations"] == 25 and metrics["train_accuracy"] > 0.7
+    assert len(seen) == 25 + 5
+    assert seen[25:] == [(0, 50), (50, 100), (100, 150), (150, 200), (200, 230)]
