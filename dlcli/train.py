@@ -108,7 +108,8 @@ class TrainResult:
         ``validation_accuracy``
     final_cost : cost of the returned parameters on the whole training set
     iterations : the iterations run (fewer than asked when early stopping ended training)
-    best_iteration : the row whose parameters were returned, with early stopping's restore
+    best_iteration : with early stopping's restore, the iteration whose parameters (before its
+        update) were returned, or ``iterations`` for those after the last update
     train_seconds : wall time of the loop, without the time spent writing checkpoints
     checkpoint_seconds : the time spent writing checkpoints
     final_accuracy : with a streamed X, the training accuracy found in the same pass over the
@@ -625,10 +626,20 @@ def train(
             ):
                 save(snapshot(i + 1))
         final_params = runner.params(runner.state)
-        best_iteration = None
+        best_iteration, restored = None, False
         if opts.patience is not None and opts.restore_best and int(extra["best_row"]) >= 0:
-            final_params = {k: extra[f"best_{k}"] for k in final_params}
-            best_iteration = int(log[int(extra["best_row"])]["iteration"])
+            # A row checks the parameters before its update, so those after the last update
+            # were never checked, unless training stopped early at a row: check them too.
+            if (
+                stopped_at == iterations
+                and validation is not None
+                and _evaluate(*validation, final_params, hidden, output)["cost"]
+                < extra["best_cost"]
+            ):
+                best_iteration = iterations
+            else:
+                final_params = {k: extra[f"best_{k}"] for k in final_params}
+                best_iteration, restored = int(log[int(extra["best_row"])]["iteration"]), True
         final_accuracy = None
         if streamed:  # one pass over the file gives both
             final, final_accuracy, caches = _in_chunks(X, Y, final_params, hidden, output, batch)
@@ -636,9 +647,9 @@ def train(
             # The runner's own forward pass when its parameters are the final ones (gram: Z1
             # from C @ K, without W1 @ X).
             _, caches = (
-                runner.forward(X, None)
-                if best_iteration is None
-                else network.forward(X, final_params, hidden, output)
+                network.forward(X, final_params, hidden, output)
+                if restored
+                else runner.forward(X, None)
             )
             final = network.cost(caches[-1][1], Y, output)
         if opts.l2:

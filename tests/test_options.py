@@ -683,7 +683,29 @@ def test_run_that_keeps_improving_does_not_stop_early(in_tmp: Path) -> None:
     assert metrics["iterations"] == 800
     rows = (run_dir / "costs.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == [*(str(i) for i in range(0, 800, 100)), "799"]
-    assert metrics["best_iteration"] == 799
+    # The last row (799) checked the parameters before the last update; those after it were
+    # checked once more at the end, were better still, and are the ones kept.
+    assert metrics["best_iteration"] == 800
+    params, _ = read_params(run_dir / "params.h5")
+    dataset = data_mod.load(cfg.data)
+    _, caches = network.forward(dataset.X_val, params, "tanh", "sigmoid")
+    last_row = float(rows[-1].split(",")[3])
+    assert network.cost(caches[-1][1], dataset.Y_val, "sigmoid") < last_row
+    kept = train(
+        dataset.X_train,
+        dataset.Y_train,
+        network.init_params([2, 4, 1], 0.01, network.legacy_rng(cfg.init.seed)),
+        hidden="tanh",
+        output="sigmoid",
+        learning_rate=1.2,
+        iterations=800,
+        log_every=100,
+        validation=(dataset.X_val, dataset.Y_val),
+        options=Options(patience=3, restore_best=False),
+    )
+    assert {k: v.tobytes() for k, v in kept.params.items()} == {
+        k: v.tobytes() for k, v in params.items()
+    }
 
 
 def test_without_early_stopping_there_are_no_stopping_metrics(in_tmp: Path) -> None:
