@@ -479,6 +479,16 @@ def validate(raw: Any, source: str, overridden: set[str] | None = None) -> Confi
         raise ConfigError(_error_message(errors[0], source, overridden or set())) from None
 
 
+def read_yaml(path: Path, source: str) -> Any:
+    """A YAML file read as UTF-8 text and parsed by :func:`parse_yaml`; ConfigError naming
+    ``source`` when it is not text."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)") from None
+    return parse_yaml(text, source)
+
+
 def load_config(path: Path, overrides: list[str] | None = None) -> Config:
     """Read, override and validate a config file."""
     source = str(path)
@@ -486,11 +496,7 @@ def load_config(path: Path, overrides: list[str] | None = None) -> Config:
         raise ConfigError(f"{source}: no such config file")
     if path.is_dir():
         raise ConfigError(f"{source}: is a directory, expected a YAML config file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)") from None
-    raw = parse_yaml(text, source)
+    raw = read_yaml(path, source)
     overridden: set[str] = set()
     if overrides:
         if raw is None:

@@ -31,7 +31,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dlcli.config import Config, apply_overrides, parse_yaml, validate
+from dlcli.config import Config, apply_overrides, read_yaml, validate
 from dlcli.errors import ConfigError, DlcliError
 
 RESULTS, PLOT, TRIALS = "results.csv", "sweep.png", "trials"
@@ -182,10 +182,7 @@ def _base_raw(base: str | dict[str, Any], source: str) -> tuple[dict[str, Any], 
             f"{source}: base: {base}: no such config file (relative paths are taken from the "
             "current directory)"
         )
-    try:
-        raw = parse_yaml(path.read_text(encoding="utf-8"), base)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{base}: not a text file (expected UTF-8 YAML)") from None
+    raw = read_yaml(path, base)
     if not isinstance(raw, dict):
         raise ConfigError(f"{base}: expected a mapping of sections (data, model, ...)")
     return raw, base
@@ -199,10 +196,7 @@ def load_sweep(path: Path, out: Path | None = None) -> Sweep:
     source = str(path)
     if not path.is_file():
         raise ConfigError(f"{source}: no such sweep file")
-    try:
-        raw = parse_yaml(path.read_text(encoding="utf-8"), source)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)") from None
+    raw = read_yaml(path, source)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with base and grid and/or random")
     try:

@@ -61,6 +61,11 @@ class Options:
     seed: int = 1
     shuffle: str = "examples"
 
+    @property
+    def plain(self) -> bool:
+        """Plain gradient descent without L2: one pass of network.backward_update steps it."""
+        return self.optimizer == "gd" and not self.l2
+
     def gram_blocker(self, m: int) -> str | None:
         """Why the Gram engine cannot run these options on m examples, or None if it can.
 
@@ -167,12 +172,13 @@ def resolve_engine(
     blocker = opts.gram_blocker(m)
     if blocker is None and streamed:
         blocker = "data.stream: true reads X in batches and gram needs all of X in memory"
-    need = audit.gram_bytes(layers[1], m, itemsize)
-    if blocker is None and need > data_mod.available_memory():
-        blocker = (
-            f"K = X.T X for m = {m} examples and its companions need {need / 2**20:,.1f} MiB, "
-            f"more than the {data_mod.available_memory() / 2**20:,.1f} MiB free"
-        )
+    if blocker is None and engine != "direct":
+        need, free = audit.gram_bytes(layers[1], m, itemsize), data_mod.available_memory()
+        if need > free:
+            blocker = (
+                f"K = X.T X for m = {m} examples and its companions need {need / 2**20:,.1f} "
+                f"MiB, more than the {free / 2**20:,.1f} MiB free"
+            )
     if engine == "auto":
         return choose_engine(layers, m, iterations) if blocker is None else "direct"
     if engine == "gram" and blocker is not None:
@@ -252,7 +258,7 @@ class _Direct(_Engine):
     def step(
         self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
     ) -> None:
-        if self.opts.optimizer == "gd" and not self.opts.l2:  # plain: one pass, new arrays
+        if self.opts.plain:  # one pass, new arrays
             self.state = network.backward_update(
                 AL, Y, caches, self.state, self.hidden, lr, masks=masks
             )
@@ -301,7 +307,6 @@ class _Gram(_Engine):
             self.K += 1.0
             self.Z1_0 += state["b1_0"]
         self.W1_0_sq = float(np.sum(np.square(state["W1_0"]))) if opts.l2 else 0.0
-        self.plain = opts.optimizer == "gd" and not opts.l2  # see _gd_step
 
     @staticmethod
     def initial_state(
@@ -349,7 +354,7 @@ class _Gram(_Engine):
     def step(
         self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float, masks: dict | None
     ) -> None:
-        if self.plain:
+        if self.opts.plain:
             self._gd_step(AL, Y, caches, lr, masks)
             return
         s, opts, m = self.state, self.opts, Y.shape[1]
