@@ -813,7 +813,7 @@ def _predict_csv(model: Model, csv: Path, out: Path | None, force: bool, json_ou
     text = io.StringIO()
     predicted.write(text)
     if out is not None:
-        from dlcli.runs import atomic_write
+        from dlcli.fileio import atomic_write
 
         atomic_write(out, lambda tmp: tmp.write_text(text.getvalue(), encoding="utf-8"))
     if json_out:

@@ -3,14 +3,15 @@ checks on data happen here and raise :class:`DataError` naming the file and key.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dlcli import sysinfo
 from dlcli.errors import DataError
+from dlcli.model import network
 
 FLOWER_CLASSES = ("red", "blue")
 
@@ -37,14 +38,6 @@ class Dataset:
     @property
     def n_x(self) -> int:
         return self.X_train.shape[0]
-
-
-def available_memory() -> int:
-    """Bytes of memory the machine has free now (physical pages available)."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # not on this platform: do not refuse
-        return 1 << 62
 
 
 def _open_h5(path: Path, key: str):
@@ -156,10 +149,10 @@ def read_course_file(
         if m == 0:
             raise DataError(f"{where}: {x_ds.name} holds zero examples; training needs at least 1")
         need = int(np.prod(x_ds.shape, dtype=np.int64)) * 9  # uint8 read + float64 copy
-        if need > available_memory() and not stream:
+        if need > sysinfo.available_memory() and not stream:
             raise DataError(
                 f"{where}: {x_ds.name} {x_ds.shape} needs {need / 2**30:.1f} GiB to load, "
-                f"more than the {available_memory() / 2**30:.1f} GiB free; "
+                f"more than the {sysinfo.available_memory() / 2**30:.1f} GiB free; "
                 "set data.stream: true to read it from disk a batch at a time"
             )
         if (
@@ -488,8 +481,7 @@ def one_hot(dataset: Dataset) -> Dataset:
     def encode(Y: np.ndarray | None) -> np.ndarray | None:
         if Y is None:
             return None
-        labels = Y[0].astype(np.int64)
-        return (np.arange(K)[:, np.newaxis] == labels[np.newaxis, :]).astype(np.float64)  # (K, m)
+        return network.one_hot(Y[0], K)  # (K, m)
 
     return replace(
         dataset,

@@ -235,7 +235,7 @@ def write_course_h5(
     """
     import h5py
 
-    from dlcli.runs import atomic_write
+    from dlcli.fileio import atomic_write
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
@@ -344,7 +344,7 @@ def write_synth(
     """
     import h5py
 
-    from dlcli.runs import atomic_write
+    from dlcli.fileio import atomic_write
 
     if not 1 <= examples <= 100_000_000:
         raise DlcliError(f"--examples: must be 1 to 100000000, found {examples}")
@@ -392,7 +392,7 @@ def write_housing_csv(path: Path, examples: int = 1000, seed: int = 1) -> None:
     import io
 
     from dlcli.data import HOUSING_COLUMNS, housing
-    from dlcli.runs import atomic_write
+    from dlcli.fileio import atomic_write
 
     if not 1 <= examples <= 10_000_000:
         raise DlcliError(f"--examples: must be 1 to 10000000, found {examples}")
@@ -474,7 +474,7 @@ def write_thumbnails(data: Path, out: Path, count: int = 25) -> int:
         )
     from matplotlib.figure import Figure
 
-    from dlcli.runs import atomic_write
+    from dlcli.fileio import atomic_write
 
     fig = Figure(figsize=(5, 5), dpi=100)
     ax = fig.subplots()

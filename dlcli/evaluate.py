@@ -23,8 +23,10 @@ import numpy as np
 from dlcli.model.network import (
     categorical_cross_entropy_from_logits,
     cross_entropy_from_logits,
+    one_hot,
     softmax,
 )
+from dlcli.model.network import labels as labels_of
 
 
 def confusion_matrix(Y: np.ndarray, Y_pred: np.ndarray, K: int = 2) -> np.ndarray:
@@ -68,7 +70,7 @@ def classification_metrics(Y: np.ndarray, ZL: np.ndarray, threshold: float = 0.5
     from dlcli.model.activations import ACTIVATIONS
 
     AL = ACTIVATIONS["sigmoid"][0](ZL)
-    Y_pred = (threshold < AL).astype(np.int64)
+    Y_pred = labels_of(AL, "sigmoid", threshold)
     (tn, fp), (fn, tp) = confusion_matrix(Y, Y_pred).tolist()
     m = tn + fp + fn + tp
     precision = _ratio(tp, tp + fp)
@@ -105,7 +107,7 @@ def softmax_metrics(Y: np.ndarray, ZL: np.ndarray, classes: Sequence[str]) -> di
     """
     K = ZL.shape[0]
     labels = np.ravel(Y).astype(np.int64)
-    Y_pred = softmax(ZL).argmax(axis=0)  # (m,): the most probable class, as network.predict
+    Y_pred = labels_of(softmax(ZL), "softmax")[0]  # (m,): the most probable class
     cm = confusion_matrix(labels, Y_pred, K)
     per_class = []
     for k in range(K):
@@ -121,7 +123,6 @@ def softmax_metrics(Y: np.ndarray, ZL: np.ndarray, classes: Sequence[str]) -> di
             }
         )
     m = int(labels.size)
-    one_hot = (np.arange(K)[:, np.newaxis] == labels[np.newaxis, :]).astype(np.float64)  # (K, m)
     return {
         "accuracy": _ratio(int(np.trace(cm)), m),
         "macro_precision": float(np.mean([c["precision"] for c in per_class])),
@@ -129,7 +130,7 @@ def softmax_metrics(Y: np.ndarray, ZL: np.ndarray, classes: Sequence[str]) -> di
         "macro_f1": float(np.mean([c["f1"] for c in per_class])),
         "per_class": per_class,
         "confusion_matrix": cm.tolist(),
-        "log_loss": categorical_cross_entropy_from_logits(ZL, one_hot),
+        "log_loss": categorical_cross_entropy_from_logits(ZL, one_hot(labels, K)),
         "classes": [str(c) for c in classes],
         "examples": m,
     }

@@ -244,7 +244,7 @@ def write_grid(
     """
     from matplotlib.figure import Figure
 
-    from dlcli.runs import atomic_write
+    from dlcli.fileio import atomic_write
 
     n = len(pictures)
     cols = max(1, min(columns, n))

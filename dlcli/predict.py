@@ -325,10 +325,10 @@ def top_class(
     """
     if model.output == "softmax":
         AL = network.softmax(ZL)  # (K, m)
-        labels = AL.argmax(axis=0)
+        labels = network.labels(AL, "softmax")[0]
         return labels, AL[labels, np.arange(ZL.shape[1])]
     AL = ACTIVATIONS["sigmoid"][0](ZL)[0]  # (m,)
-    labels = (threshold < AL).astype(np.int64)
+    labels = network.labels(AL, "sigmoid", threshold)
     return labels, np.where(labels == 1, AL, 1.0 - AL)
 
 
@@ -411,8 +411,8 @@ class Evaluation:
     def predicted(self, threshold: float) -> np.ndarray:
         """The predicted label of each example, shape (m,)."""
         if self.AL.ndim == 2:  # softmax: the most probable class
-            return self.AL.argmax(axis=0)
-        return (threshold < self.AL).astype(np.int64)
+            return network.labels(self.AL, "softmax")[0]
+        return network.labels(self.AL, "sigmoid", threshold)
 
     def mislabeled(self, threshold: float) -> np.ndarray:
         """Indices of the examples whose predicted label differs from the true one."""
@@ -535,7 +535,7 @@ def evaluate_split(model: Model, *, threshold: float = 0.5) -> Evaluation:
         )
     X, Y = dataset.X_test, dataset.Y_test
     if model.output == "softmax":
-        Y = Y.argmax(axis=0)[np.newaxis, :]  # one-hot (K, m) -> labels (1, m)
+        Y = network.labels(Y, "softmax")  # one-hot (K, m) -> labels (1, m)
     if model.is_table:
         Y = data_mod.unscale_target(dataset.preprocessing, Y)  # as training reported it
     described = (

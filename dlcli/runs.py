@@ -15,16 +15,15 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
-from dlcli import __version__
-from dlcli.data import available_memory
+from dlcli import __version__, sysinfo
 from dlcli.errors import DlcliError, ModelFileError
+from dlcli.fileio import atomic_write, write_text
 from dlcli.jsonout import strict_json
 
 if TYPE_CHECKING:
@@ -35,19 +34,6 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 LATEST = "latest"
 CONFIG, CHECKPOINT, PARAMS, METRICS = "config.yaml", "checkpoint.h5", "params.h5", "metrics.json"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through ``write(tmp_path)`` then fsync and rename, so ``path`` is always whole."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def write_params(path: Path, params: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -97,7 +83,7 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
                     f"({__version__}) reads (up to {FORMAT_VERSION}); upgrade dlcli"
                 )
             params = {}
-            need, free = 0, available_memory()
+            need, free = 0, sysinfo.available_memory()
             l = 1
             while f"W{l}" in f:
                 if f"b{l}" not in f:
@@ -243,11 +229,6 @@ def create_run_dir(
     comment = "".join(f"# {line}\n" for line in note.splitlines())
     write_text(run_dir / CONFIG, yaml.safe_dump(resolved_config, sort_keys=False) + comment)
     return run_dir
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically."""
-    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def model_meta(cfg: Config, dataset: Dataset) -> dict[str, Any]:

@@ -513,7 +513,7 @@ def run_sweep(
     One result per trial, in trial order: ``index``, ``values``, ``row`` (its results.csv row),
     ``status``, ``error``, ``metrics``, ``costs``, ``seconds``.
     """
-    from dlcli.runs import atomic_write, write_text
+    from dlcli.fileio import atomic_write, write_text
 
     results_path = sweep.out / RESULTS
     if not resume and sweep.out.exists() and (not sweep.out.is_dir() or any(sweep.out.iterdir())):

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from dlcli import audit
+from dlcli import audit, sysinfo
 from dlcli import data as data_mod
 from dlcli.config import Config
 from dlcli.errors import ConfigError, DivergedError
+from dlcli.fileio import write_text
 from dlcli.model import network
 from dlcli.model.optimizers import OPTIMIZERS, Hyper
 
@@ -173,7 +174,7 @@ def resolve_engine(
     if blocker is None and streamed:
         blocker = "data.stream: true reads X in batches and gram needs all of X in memory"
     if blocker is None and engine != "direct":
-        need, free = audit.gram_bytes(layers[1], m, itemsize), data_mod.available_memory()
+        need, free = audit.gram_bytes(layers[1], m, itemsize), sysinfo.available_memory()
         if need > free:
             blocker = (
                 f"K = X.T X for m = {m} examples and its companions need {need / 2**20:,.1f} "
@@ -423,11 +424,10 @@ def _in_chunks(
         if not np.isfinite(J):
             return J, float("nan"), caches
         total += J * (stop - start)
-        # As accuracy() and network.predict decide, from this AL.
         if output == "sigmoid":
-            correct += float(np.sum((AL > 0.5).astype(np.int64) == Yc)) / Yc.shape[0]
+            correct += float(np.sum(network.labels(AL, output) == Yc)) / Yc.shape[0]
         elif output == "softmax":
-            correct += float(np.sum(AL.argmax(axis=0) == Yc.argmax(axis=0)))
+            correct += float(np.sum(network.labels(AL, output)[0] == Yc.argmax(axis=0)))
     return total / m, correct / m, caches
 
 
@@ -705,10 +705,10 @@ def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1) -> network.Param
         raise ConfigError(mismatch)
     dtype = np.dtype(cfg.train.dtype)
     need = memory_estimate(layers, m, dtype.itemsize)
-    if need > data_mod.available_memory():
+    if need > sysinfo.available_memory():
         raise ConfigError(
             f"model.layers: {layers} with m = {m} needs about {need / 2**30:.1f} GiB per iteration, "
-            f"more than the {data_mod.available_memory() / 2**30:.1f} GiB free; use smaller layers"
+            f"more than the {sysinfo.available_memory() / 2**30:.1f} GiB free; use smaller layers"
         )
     if cfg.init.from_ is not None:
         from dlcli.runs import read_params
@@ -921,7 +921,7 @@ def run(
         if exc.last_finite is None:
             raise
         runs.write_params(run_dir / runs.PARAMS, exc.last_finite.params, meta)
-        runs.write_text(run_dir / "costs.csv", runs.costs_csv(exc.last_finite.log))
+        write_text(run_dir / "costs.csv", runs.costs_csv(exc.last_finite.log))
         raise DivergedError(
             f"{exc}; the last parameters with a finite cost are in {run_dir / runs.PARAMS}"
         ) from None

@@ -137,14 +137,14 @@ def test_auto_reports_the_engine_it_ran() -> None:
 def test_auto_steps_aside_when_k_does_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     # The cat model's Gram arrays: K (209 x 209) and C, Z1_0, V (20 x 209), float64: 449,768
     # bytes. On a machine with less free, auto runs direct and an explicit gram is refused.
-    from dlcli import data as data_mod
+    from dlcli import sysinfo
     from dlcli.errors import ConfigError
     from dlcli.train import Options, resolve_engine
 
     layers, m = [12288, 20, 7, 5, 1], 209
-    monkeypatch.setattr(data_mod, "available_memory", lambda: 449_768)
+    monkeypatch.setattr(sysinfo, "available_memory", lambda: 449_768)
     assert resolve_engine("auto", layers, m, 2500, Options()) == "gram"
-    monkeypatch.setattr(data_mod, "available_memory", lambda: 300_000)
+    monkeypatch.setattr(sysinfo, "available_memory", lambda: 300_000)
     assert resolve_engine("auto", layers, m, 2500, Options()) == "direct"
     assert resolve_engine("auto", layers, m, 2500, Options(), itemsize=4) == "gram"
     with pytest.raises(ConfigError) as error:

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 
-from dlcli import data
+from dlcli import data, sysinfo
 from dlcli.config import load_config, validate
 from dlcli.datasets import write_flower, write_synth
 from dlcli.errors import ConfigError, DataError
@@ -74,7 +74,7 @@ def test_the_header_memory_check_refuses_loading_but_not_streaming(
     synth: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A machine with 1 MiB free: the file (230 x 108 bytes, 9 x that to load) does not fit.
-    monkeypatch.setattr(data, "available_memory", lambda: 2**17)
+    monkeypatch.setattr(sysinfo, "available_memory", lambda: 2**17)
     with pytest.raises(DataError, match=r"needs 0\.0 GiB to load.*set data\.stream: true"):
         data.read_course_file(synth)
     streamed = data.read_course_file(synth, stream=True)

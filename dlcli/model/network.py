@@ -343,8 +343,31 @@ def predict(
     (1, m) for softmax (the largest probability), AL (n[L], m) for linear.
     """
     AL, _ = forward(X, params, hidden, output)
-    if output == "sigmoid":
-        return (AL > threshold).astype(np.int64)
+    if output == "linear":
+        return AL
+    return labels(AL, output, threshold)
+
+
+def labels(AL: np.ndarray, output: str, threshold: float = 0.5) -> np.ndarray:
+    """The one label rule: what a classifier's output AL predicts.
+
+    Parameters
+    ----------
+    AL : ndarray of shape (n[L], m) (sigmoid) or (K, m) (softmax)
+    output : "sigmoid" or "softmax"
+    threshold : a sigmoid output predicts 1 where AL > threshold
+
+    Returns
+    -------
+    ndarray of int64, shape (n[L], m) of 0/1 for sigmoid, (1, m) class indices for softmax
+    (the class of largest probability; the first of a tie, as argmax)
+    """
     if output == "softmax":
         return AL.argmax(axis=0)[np.newaxis, :]
-    return AL
+    return (AL > threshold).astype(np.int64)
+
+
+def one_hot(label_row: np.ndarray, K: int) -> np.ndarray:
+    """Class indices of shape (m,) or (1, m) -> one-hot columns of shape (K, m), float64."""
+    indices = np.ravel(label_row).astype(np.int64)
+    return (np.arange(K)[:, np.newaxis] == indices[np.newaxis, :]).astype(np.float64)
