@@ -339,7 +339,7 @@ def test_shipped_hidden_size_sweep_against_the_course(
     results = run_sweep(sweep, local_executor(2))
     got = [round(100 * r["metrics"]["train_accuracy"], 2) for r in results]
     # Five cells equal the course's on any BLAS. The 20- and 50-unit cells sit on a rounding
-    # knife edge (README): OpenBLAS's Nehalem and Prescott kernels give the course's 90.0 % and
+    # knife edge (docs/sweep.md): OpenBLAS's Nehalem and Prescott kernels give the course's 90.0 % and
     # 90.75 %, its Haswell, Zen and Sandybridge kernels 90.5 % and 90.25 % (two of 400 points
     # each), the same arithmetic rounded differently. Which kernel OpenBLAS picks depends on
     # the CPU, so both sides of each edge are accepted.
