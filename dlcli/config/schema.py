@@ -1,32 +1,25 @@
-"""The config: a YAML file validated by a frozen pydantic schema.
+"""The config's schema: frozen pydantic sections, their defaults and the checks between keys.
 
-Relative paths in a config and in ``--set`` are taken from the current directory, the
-one rule for every path. Unknown keys, wrong types and impossible values raise
-:class:`ConfigError` naming the key, what was found and what is allowed.
+Relative paths are taken from the current directory, the one rule for every path. Each
+refusal says the key, what was found and what is allowed (:mod:`dlcli.config.load` turns
+pydantic's errors into those messages).
 """
 
 from __future__ import annotations
 
-import difflib
 import math
-import re
-import reprlib
-from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from dlcli.errors import ConfigError
 from dlcli.model.network import INIT_RULES
 
 Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
@@ -269,239 +262,3 @@ class Config(_Section):
         if self.data.stream:  # streaming reads blocks: say so, as the run does
             resolved["train"]["shuffle"] = "blocks"
         return resolved
-
-
-# ---------------------------------------------------------------- YAML reading
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and reads 1e-3 as a number (YAML 1.2 floats)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
-    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def _mapping_without_duplicates(loader: _Loader, node: yaml.MappingNode) -> dict:
-    seen: dict[Any, yaml.Node] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if not isinstance(key, Hashable):  # construct_mapping names it: "found unhashable key"
-            continue
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
-        seen[key] = key_node
-    return loader.construct_mapping(node)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    """Parse YAML text safely; a syntax error names the source, line and column."""
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except (ValueError, OverflowError) as exc:
-        # A constructor refusing a scalar: an int of 5000 digits, a date such as 2001-13-45.
-        reason = str(exc).split(";")[0]
-        raise ConfigError(
-            f"{source}: not valid YAML: a value cannot be read ({reason}); "
-            "allowed are numbers, strings, lists and mappings"
-        ) from None
-    except RecursionError:  # PyYAML composes nested nodes recursively: [[[[... a thousand deep
-        raise ConfigError(
-            f"{source}: not valid YAML: lists or mappings nested too deeply to read; "
-            "a dlcli config is at most 3 levels deep (data.generate.examples)"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if "'\\t'" in problem:
-            problem += "; indent with spaces, not tabs"
-        elif problem.startswith("duplicate key"):
-            problem += "; each key may appear once in a mapping"
-        elif problem.startswith("expected <block end>"):
-            problem += "; the keys of one mapping must start in the same column"
-        elif problem == "found unhashable key":
-            problem += "; keys are plain names such as train or learning_rate"
-        elif problem.startswith("could not determine a constructor"):
-            problem += "; only plain YAML is allowed (no tags that build objects)"
-        raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
-
-
-# ---------------------------------------------------------------- overrides and validation
-
-
-def _allowed_keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def _section_model(path: list[str]) -> type[BaseModel] | None:
-    """The schema class at a dotted path, or None when the path ends at a leaf."""
-    model: type[BaseModel] = Config
-    for part in path:
-        fields = {f.alias or n: f for n, f in model.model_fields.items()}
-        annotation = fields[part].annotation
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,))]
-        sub = next(
-            (a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)), None
-        )
-        if sub is None:
-            return None
-        model = sub
-    return model
-
-
-def _unknown_key_message(dotted: str, model: type[BaseModel]) -> str:
-    head, _, last = dotted.rpartition(".")
-    allowed = _allowed_keys(model)
-    close = difflib.get_close_matches(last, allowed, n=1)
-    hint = (
-        f"; did you mean {'.'.join([*head.split('.'), close[0]]) if head else close[0]}?"
-        if close
-        else ""
-    )
-    return f"{dotted}: unknown key; allowed here: {', '.join(allowed)}{hint}"
-
-
-def _shown(key: str) -> str:
-    """A key as a message shows it: quoted when it is empty, padded or holds a line break,
-    so the message stays one line and says exactly what was written."""
-    return key if key.isprintable() and key.strip() == key and key else repr(key)
-
-
-def _check_path(dotted: str) -> list[str]:
-    parts = dotted.split(".")
-    shown = [_shown(part) for part in parts]
-    model: type[BaseModel] | None = Config
-    for i, part in enumerate(parts):
-        if model is None:
-            raise ConfigError(
-                f"--set {'.'.join(shown)}: {'.'.join(parts[:i])} is a value, not a section"
-            )
-        if part not in _allowed_keys(model):
-            raise ConfigError(f"--set {_unknown_key_message('.'.join(shown[: i + 1]), model)}")
-        model = _section_model(parts[: i + 1])
-    return parts
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` strings; values are read as YAML (numbers, lists, null)."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.learning_rate=0.01")
-        parts = _check_path(key.strip())
-        node = raw
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = parse_yaml(value, f"--set {key}") if value.strip() else None
-    return raw
-
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 4, 30, 10, 80, 80
-
-
-def _describe(value: Any) -> str:
-    # reprlib, not repr: a YAML alias bomb is a small file whose full repr is gigabytes.
-    text = _REPR.repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _error_message(err: dict[str, Any], source: str, overridden: set[str]) -> str:
-    loc = [_shown(str(p)) for p in err["loc"] if not isinstance(p, int)]
-    dotted = ".".join(loc) + "".join(f"[{p}]" for p in err["loc"] if isinstance(p, int))
-    # A value that came from the command line is reported as such, not against the file.
-    from_set = any(".".join(loc).startswith(k) for k in overridden)
-    if err["type"] == "extra_forbidden":
-        model = _section_model(loc[:-1]) or Config
-        return f"{source}: {_unknown_key_message(dotted, model)}"
-    if err["type"] == "missing":
-        return f"{source}: {dotted}: required key is missing"
-    msg = err["msg"]
-    msg = msg.removeprefix("Value error, ").replace("Input should be", "must be")
-    found = (
-        f", found {_describe(err['input'])}"
-        if "input" in err and not isinstance(err["input"], dict)
-        else ""
-    )
-    if from_set:
-        return f"--set {dotted}: {msg}{found}"
-    return f"{source}: {dotted + ': ' if dotted else ''}{msg}{found}"
-
-
-_KINDS = {
-    "list": "a list",
-    "int": "a number",
-    "float": "a number",
-    "str": "a string",
-    "bool": "a boolean",
-}
-
-
-def validate(raw: Any, source: str, overridden: set[str] | None = None) -> Config:
-    """Validate a parsed YAML document against the schema.
-
-    ``overridden`` names the dotted keys set with ``--set``, so their errors say so.
-    """
-    if raw is None:
-        raise ConfigError(f"{source}: the config is empty; it needs at least data and model.layers")
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{source}: expected a mapping of sections (data, model, ...), found {_KINDS.get(type(raw).__name__, type(raw).__name__)}"
-        )
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        # Of several errors from one union, the most telling is the first; say one line.
-        raise ConfigError(_error_message(errors[0], source, overridden or set())) from None
-
-
-def read_yaml(path: Path, source: str) -> Any:
-    """A YAML file read as UTF-8 text and parsed by :func:`parse_yaml`; ConfigError naming
-    ``source`` when it is not text."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{source}: not a text file (expected UTF-8 YAML)") from None
-    return parse_yaml(text, source)
-
-
-def load_config(path: Path, overrides: list[str] | None = None) -> Config:
-    """Read, override and validate a config file."""
-    source = str(path)
-    if not path.exists():
-        raise ConfigError(f"{source}: no such config file")
-    if path.is_dir():
-        raise ConfigError(f"{source}: is a directory, expected a YAML config file")
-    raw = read_yaml(path, source)
-    overridden: set[str] = set()
-    if overrides:
-        if raw is None:
-            raw = {}
-        if isinstance(raw, dict):
-            raw = apply_overrides(raw, overrides)
-            overridden = {item.partition("=")[0].strip() for item in overrides}
-    return validate(raw, source, overridden)

@@ -1,0 +1,156 @@
+"""CSV tables: read as columns, picked into features and a target, standardized with the
+training part's statistics. Every check raises :class:`DataError` naming the file, line and
+column."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcli.errors import DataError
+
+
+def read_csv_rows(
+    path: Path, key: str = "data.train"
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows of a CSV file, as text, each row with its line in the file.
+
+    Blank lines are skipped. The file must be UTF-8 with a header row of distinct column names
+    and at least one row, every row holding one value per column.
+    """
+    if not path.exists():
+        raise DataError(f"{key}: {path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{key}: {path}: is a directory, expected a CSV file")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            rows = [(reader.line_num, row) for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{key}: {path}: not a readable UTF-8 CSV file ({exc})") from None
+    if not rows or not any(cell.strip() for cell in rows[0][1]):
+        raise DataError(
+            f"{key}: {path}: empty; expected a header row of column names, then rows of numbers"
+        )
+    header = [name.strip() for name in rows[0][1]]
+    twice = next((name for i, name in enumerate(header) if name in header[:i]), None)
+    if twice is not None:
+        raise DataError(
+            f"{key}: {path}: the header names column {twice!r} twice; names must differ"
+        )
+    body = [(line, row) for line, row in rows[1:] if any(cell.strip() for cell in row)]
+    if not body:
+        raise DataError(f"{key}: {path}: holds a header but zero rows; at least 1 is needed")
+    for line, row in body:
+        if len(row) != len(header):
+            raise DataError(
+                f"{key}: {path}: line {line} has {len(row)} values, the header names {len(header)} columns"
+            )
+    return header, body
+
+
+def csv_numbers(
+    header: list[str],
+    body: list[tuple[int, list[str]]],
+    names: list[str],
+    where: str,
+    hint: str = "features and the target must be numbers; to leave this column out, list the "
+    "feature columns in data.features",
+) -> np.ndarray:
+    """The columns ``names`` of rows read by :func:`read_csv_rows` as numbers.
+
+    Returns
+    -------
+    ndarray of shape (len(names), m), float64, every value finite
+    """
+    columns = [header.index(name) for name in names]
+    values = np.empty((len(names), len(body)))
+    for r, (line, row) in enumerate(body):
+        for i, c in enumerate(columns):
+            try:
+                values[i, r] = float(row[c])
+            except ValueError:
+                raise DataError(
+                    f"{where}: line {line}, column {header[c]!r}: {row[c].strip()!r} is not a number; {hint}"
+                ) from None
+    if not np.all(np.isfinite(values)):
+        i, r = np.argwhere(~np.isfinite(values.T))[0][::-1]
+        raise DataError(
+            f"{where}: line {body[r][0]}, column {names[i]!r} is not finite; all values must be"
+        )
+    return values
+
+
+def read_csv_table(
+    path: Path, key: str = "data.train", numeric: list[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Read a CSV file with a header row into columns (checks of :func:`read_csv_rows`).
+
+    The columns named in ``numeric`` (every column when None) must hold numbers and become
+    float64 arrays (:func:`csv_numbers`); the others, which training does not use, stay text
+    (object arrays), so a table may carry an address or a name beside its numbers.
+    """
+    header, body = read_csv_rows(path, key)
+    wanted = header if numeric is None else [name for name in header if name in numeric]
+    values = csv_numbers(header, body, wanted, f"{key}: {path}")
+    table = {name: values[i] for i, name in enumerate(wanted)}
+    return {
+        name: table[name] if name in table else np.array([row[c] for _, row in body], object)
+        for c, name in enumerate(header)
+    }
+
+
+def table_dataset(
+    columns: dict[str, np.ndarray], target: str | None, features: list[str] | None, where: str
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Raw features X (n_x, m) and target Y (1, m) picked from a table by name."""
+    names = list(columns)
+    if target is None:
+        raise DataError(f"data.target: missing; name the column to predict, one of {names}")
+    if target not in columns:
+        raise DataError(f"data.target: {target!r} is not a column of {where}; columns: {names}")
+    chosen = features if features is not None else [n for n in names if n != target]
+    for name in chosen:
+        if name not in columns:
+            raise DataError(f"data.features: {name!r} is not a column of {where}; columns: {names}")
+        if name == target:
+            raise DataError(
+                f"data.features: {name!r} is the target; a feature cannot be the column it predicts"
+            )
+    if not chosen:
+        raise DataError(f"data.features: {where} has no column besides the target {target!r}")
+    X = np.stack([columns[n] for n in chosen])  # (n_x, m)
+    return X, columns[target][np.newaxis, :], chosen
+
+
+def standardize(X: np.ndarray, Y: np.ndarray, features: list[str], target: str) -> dict[str, Any]:
+    """The preprocessing of a table, from the training set: each feature and the target
+    shifted by its mean and divided by its standard deviation (1 where that is 0)."""
+    std = X.std(axis=1)
+    y_std = float(Y.std())
+    return {
+        "kind": "table",
+        "features": features,
+        "mean": X.mean(axis=1).tolist(),
+        "std": np.where(std > 0, std, 1.0).tolist(),
+        "target": target,
+        "target_mean": float(Y.mean()),
+        "target_std": y_std if y_std > 0 else 1.0,
+    }
+
+
+def apply_table(
+    prep: dict[str, Any], X: np.ndarray, Y: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Standardize raw features (n_x, m) and, if given, the target (1, m) as ``prep`` says."""
+    mean, std = np.array(prep["mean"])[:, np.newaxis], np.array(prep["std"])[:, np.newaxis]
+    Xs = (X - mean) / std
+    return Xs, None if Y is None else (Y - prep["target_mean"]) / prep["target_std"]
+
+
+def unscale_target(prep: dict[str, Any], Y: np.ndarray) -> np.ndarray:
+    """A standardized target (or prediction) back in the table's units."""
+    return Y * prep["target_std"] + prep["target_mean"]
