@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import need
 from typer.testing import CliRunner
 
 from dlcli.cli import app
@@ -257,7 +258,7 @@ def test_resume_skips_finished_trials_and_reruns_failed_ones(tmp_path: Path) -> 
 
 
 def test_local_workers_get_their_share_of_blas_threads(tmp_path: Path) -> None:
-    pytest.importorskip("threadpoolctl")
+    need("threadpoolctl")
     path = _write(
         tmp_path / "s.yaml",
         f"base: {FLOWER}\nset: [train.iterations=5]\ngrid:\n  init.seed: [1, 2]\n",
@@ -269,7 +270,7 @@ def test_local_workers_get_their_share_of_blas_threads(tmp_path: Path) -> None:
 
 
 def test_dask_cluster_gives_the_local_executor_results(tmp_path: Path) -> None:
-    distributed = pytest.importorskip("dask.distributed")
+    distributed = need("dask.distributed")
     path = _write(
         tmp_path / "s.yaml",
         f"base: {FLOWER}\n"

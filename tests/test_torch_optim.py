@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import need
 
-torch = pytest.importorskip("torch")
+torch = need("torch")
 F = torch.nn.functional
 
 from dlcli.model import network  # noqa: E402
