@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -290,8 +290,9 @@ def check_gradients(
     names = param_names(network.n_layers(params))
     params64 = {name: np.asarray(params[name], dtype=np.float64) for name in names}
     X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    grads = _analytic_gradients(X64, Y64, params64, hidden, output, lambd, masks)
-    numeric_side = _NumericSide.at(X64, Y64, params64, hidden, output, lambd, masks, reference)
+    cost = _Cost(X64, Y64, hidden, output, lambd, masks)
+    grads = _analytic_gradients(cost, params64)
+    numeric_side = _NumericSide.at(cost, params64, reference)
 
     tensors: list[TensorCheck] = []
     compared: list[Coordinate] = []
@@ -333,21 +334,35 @@ def check_gradients(
     )
 
 
-def _analytic_gradients(
-    X: np.ndarray,
-    Y: np.ndarray,
-    params: network.Params,
-    hidden: str,
-    output: str,
-    lambd: float,
-    masks: dict[int, np.ndarray] | None,
-) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class _Cost:
+    """What J depends on besides the parameters: the examples, the activations and the
+    training options, all in one float type.
+
+    X : ndarray of shape (n_x, m)
+    Y : ndarray of shape (n[L], m)
+    lambd : the L2 penalty's lambda (0: none)
+    masks : dict of hidden layer l -> ndarray of shape (n[l], m), fixed dropout masks, or None
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    hidden: str
+    output: str
+    lambd: float
+    masks: dict[int, np.ndarray] | None
+
+    def astype(self, dtype: np.dtype) -> _Cost:
+        masks = {l: np.asarray(D).astype(dtype) for l, D in (self.masks or {}).items()}
+        return replace(self, X=self.X.astype(dtype), Y=self.Y.astype(dtype), masks=masks)
+
+
+def _analytic_gradients(cost: _Cost, params: network.Params) -> dict[str, np.ndarray]:
     """The analytic side: float64, through the network's own backward.
 
     Parameters
     ----------
-    X : ndarray of shape (n_x, m), float64
-    Y : ndarray of shape (n[L], m), float64
+    cost : in float64
     params : dict of W{l} (n[l], n[l-1]) and b{l} (n[l], 1), float64
 
     Returns
@@ -360,11 +375,13 @@ def _analytic_gradients(
     ValueError
         When backward leaves out a gradient or gives it another shape than its parameter.
     """
-    m = X.shape[1]
-    AL, caches = network.forward(X, params, hidden, output, masks=masks)
-    grads = network.backward(AL, Y, caches, params, hidden, masks=masks)
-    if lambd:
-        grads |= {f"d{k}": grads[f"d{k}"] + lambd / m * v for k, v in params.items() if k[0] == "W"}
+    m, masks = cost.X.shape[1], cost.masks
+    AL, caches = network.forward(cost.X, params, cost.hidden, cost.output, masks=masks)
+    grads = network.backward(AL, cost.Y, caches, params, cost.hidden, masks=masks)
+    if cost.lambd:
+        grads |= {
+            f"d{k}": grads[f"d{k}"] + cost.lambd / m * v for k, v in params.items() if k[0] == "W"
+        }
     for name in params:
         grad = grads.get(f"d{name}")
         if grad is None or np.shape(grad) != params[name].shape:
@@ -382,39 +399,24 @@ class _NumericSide:
 
     theta : ndarray of shape (n_params,), perturbed in place one coordinate at a time
     P : dict of W{l}, b{l} as views into theta
-    Y : ndarray of shape (n[L], m), in the reference precision
-    masks : dict of hidden layer l -> ndarray of shape (n[l], m), in the reference precision
+    cost : in the reference precision
     caches : the forward pass's caches at theta
     """
 
     theta: np.ndarray
     layout: Layout
     P: network.Params
-    Y: np.ndarray
-    masks: dict[int, np.ndarray]
+    cost: _Cost
     caches: list[Any]
-    hidden: str
-    output: str
-    lambd: float
 
     @classmethod
-    def at(
-        cls,
-        X: np.ndarray,
-        Y: np.ndarray,
-        params: network.Params,
-        hidden: str,
-        output: str,
-        lambd: float,
-        masks: dict[int, np.ndarray] | None,
-        reference: np.dtype,
-    ) -> _NumericSide:
+    def at(cls, cost: _Cost, params: network.Params, reference: np.dtype) -> _NumericSide:
         """The numeric side at ``params`` (float64), in the ``reference`` float type."""
         theta, layout = params_to_vector(params, dtype=reference)
         P = vector_to_params(theta, layout)
-        masks_r = {l: np.asarray(D).astype(reference) for l, D in (masks or {}).items()}
-        _, caches = network.forward(X.astype(reference), P, hidden, output, masks=masks_r)
-        return cls(theta, layout, P, Y.astype(reference), masks_r, caches, hidden, output, lambd)
+        cost = cost.astype(reference)
+        _, caches = network.forward(cost.X, P, cost.hidden, cost.output, masks=cost.masks)
+        return cls(theta, layout, P, cost, caches)
 
     def differences(
         self, name: str, start: int, positions: np.ndarray, epsilon: float
@@ -427,22 +429,21 @@ class _NumericSide:
         numeric : ndarray of shape (len(positions),), float64
         is_kink : ndarray of shape (len(positions),), bool
         """
-        L = network.n_layers(self.P)
-        l = int(name[1:])
-        m = self.Y.shape[1]
-        kinked = self.hidden in KINKED
+        cost, L, l = self.cost, network.n_layers(self.P), int(name[1:])
+        m = cost.Y.shape[1]
+        kinked = cost.hidden in KINKED
         # Layers below l do not move: start the forward pass at layer l from the cached A[l-1].
         A_prev = self.caches[l - 1][0]
         suffix = _suffix(self.P, l, L)
         # A[l-1] is cached after its dropout; the masks of layers l.. are renumbered as suffix.
-        suffix_masks = {k - l + 1: D for k, D in self.masks.items() if k >= l}
+        suffix_masks = {k - l + 1: D for k, D in (cost.masks or {}).items() if k >= l}
         base_signs = [Z > 0 for _, Z, _ in self.caches[l - 1 : L - 1]] if kinked else []
 
         def evaluate() -> tuple[np.generic, list[np.ndarray]]:
-            _, cs = network.forward(A_prev, suffix, self.hidden, self.output, masks=suffix_masks)
+            _, cs = network.forward(A_prev, suffix, cost.hidden, cost.output, masks=suffix_masks)
             signs = [Z > 0 for _, Z, _ in cs[:-1]] if kinked else []
-            J = _total_cost(cs[-1][1], self.Y, self.output)
-            return (J + _l2_penalty(self.P, self.lambd, m) if self.lambd else J), signs
+            J = _total_cost(cs[-1][1], cost.Y, cost.output)
+            return (J + _l2_penalty(self.P, cost.lambd, m) if cost.lambd else J), signs
 
         numeric = np.empty(len(positions))
         is_kink = np.zeros(len(positions), dtype=bool)
