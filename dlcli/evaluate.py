@@ -21,7 +21,13 @@ from dlcli.images import write_grid
 from dlcli.metrics import classification_metrics, regression_metrics, softmax_metrics
 from dlcli.model import network
 from dlcli.model.activations import ACTIVATIONS
-from dlcli.predict import Model, check_threshold, output_logits, table_columns
+from dlcli.predict import (
+    Model,
+    check_threshold,
+    label_probability,
+    output_logits,
+    table_columns,
+)
 
 
 @dataclass
@@ -259,18 +265,14 @@ def mislabeled_grid(evaluation: Evaluation, model: Model, out: Path, threshold: 
     divide_by = float(model.preprocessing["divide_by"])
     pictures, titles = [], []
     predicted = evaluation.predicted(threshold)
+    probability = label_probability(evaluation.AL, predicted)
     for i in shown:
         # X = pixels / 255 exactly, so the pixels come back exactly.
         pixels = np.rint(evaluation.X[:, i] * divide_by).clip(0, 255).astype(np.uint8)
         pictures.append(pixels.reshape(*size, channels))
         label = int(predicted[i])
-        if evaluation.AL.ndim == 2:  # softmax: (K, m)
-            p = float(evaluation.AL[label, i])
-        else:
-            a = float(evaluation.AL[i])
-            p = a if label else 1 - a
         titles.append(
-            f"#{i}: predicted {model.classes[label]} ({p:.2f})\n"
+            f"#{i}: predicted {model.classes[label]} ({float(probability[i]):.2f})\n"
             f"true: {model.classes[evaluation.Y[i]]}"
         )
     m = evaluation.Y.size

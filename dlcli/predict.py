@@ -321,10 +321,28 @@ def top_class(
     if model.output == "softmax":
         AL = network.softmax(ZL)  # (K, m)
         labels = network.labels(AL, "softmax")[0]
-        return labels, AL[labels, np.arange(ZL.shape[1])]
-    AL = ACTIVATIONS["sigmoid"][0](ZL)[0]  # (m,)
-    labels = network.labels(AL, "sigmoid", threshold)
-    return labels, np.where(labels == 1, AL, 1.0 - AL)
+    else:
+        AL = ACTIVATIONS["sigmoid"][0](ZL)[0]  # (m,)
+        labels = network.labels(AL, "sigmoid", threshold)
+    return labels, label_probability(AL, labels)
+
+
+def label_probability(AL: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The probability of each example's predicted label.
+
+    Parameters
+    ----------
+    AL : ndarray of shape (K, m), a softmax output's class probabilities, or of shape (m,),
+        a sigmoid output's probability of class 1
+    labels : ndarray of shape (m,), int64, the predicted labels
+
+    Returns
+    -------
+    ndarray of shape (m,): AL[label] for a softmax output, AL or 1 - AL for a sigmoid one
+    """
+    if AL.ndim == 2:
+        return AL[labels, np.arange(AL.shape[1])]
+    return np.where(labels == 1, AL, 1.0 - AL)
 
 
 def predict_pictures(
