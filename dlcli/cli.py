@@ -464,14 +464,15 @@ def gradcheck(
             else:
                 _print_battery(cases)
         else:
+            from dlcli import checks
             from dlcli.config import load_config
 
             cfg = load_config(config, set_ or [])
-            result = gc.check_config(
+            result = checks.check_config(
                 cfg,
                 model=model,
-                examples=gc.EXAMPLES if examples is None else examples,
-                coords=gc.COORDS if coords is None else coords,
+                examples=checks.EXAMPLES if examples is None else examples,
+                coords=checks.COORDS if coords is None else coords,
                 seed=seed,
                 epsilon=epsilon,
                 threshold=threshold,

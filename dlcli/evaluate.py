@@ -1,169 +1,290 @@
-"""Evaluation metrics, pure NumPy.
+"""Evaluating a trained model on labelled data: its own test set, a split made again, or
+files; the metrics of :mod:`dlcli.metrics` and the course's "mislabeled images" figure.
 
-Binary classification follows scikit-learn's conventions: the confusion matrix has the true
-class in rows and the predicted class in columns, ``[[TN, FP], [FN, TP]]``; class 1 (the
-second name in ``list_classes``, "cat" in the course's files) is the positive class; a ratio
-whose denominator is 0 (precision with no positive prediction, recall with no positive
-example, F1 with both 0) is defined as 0.
-
-A softmax output over K classes predicts the class of largest probability (no threshold). Its
-report gives precision, recall and F1 of every class (that class against the rest, support =
-its true examples) and their macro averages, the unweighted means over the K classes, as
-scikit-learn's ``average="macro"``: every class counts the same however rare it is. The same
-zero-division rule holds.
+A job-level module beside :mod:`dlcli.predict`: it imports predict (the model, its logits),
+never the other way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dlcli.model.network import (
-    categorical_cross_entropy_from_logits,
-    cross_entropy_from_logits,
-    one_hot,
-    softmax,
+from dlcli import data as data_mod
+from dlcli.config import validate
+from dlcli.errors import DataError, DlcliError
+from dlcli.images import write_grid
+from dlcli.metrics import classification_metrics, regression_metrics, softmax_metrics
+from dlcli.model import network
+from dlcli.model.activations import ACTIVATIONS
+from dlcli.predict import (
+    Model,
+    check_threshold,
+    label_probability,
+    output_logits,
+    table_columns,
 )
-from dlcli.model.network import labels as labels_of
 
 
-def confusion_matrix(Y: np.ndarray, Y_pred: np.ndarray, K: int = 2) -> np.ndarray:
-    """Counts of (true, predicted) label pairs.
+@dataclass
+class Evaluation:
+    """What ``dlcli evaluate`` reports.
+
+    metrics : :func:`dlcli.metrics.classification_metrics` (sigmoid output),
+        :func:`dlcli.metrics.softmax_metrics` (softmax output) or
+        :func:`dlcli.metrics.regression_metrics` (linear output, in the table's units for a
+        table model), plus ``classes``, ``model`` and ``data``
+    Y : ndarray of shape (m,), the true labels (int64), or targets for a linear output
+    AL : the network's output: shape (m,), the probability of class 1 for sigmoid, the
+        prediction for linear; shape (K, m), the class probabilities for softmax
+    X : ndarray of shape (n_x, m), the examples as the network saw them
+    """
+
+    metrics: dict[str, Any]
+    Y: np.ndarray
+    AL: np.ndarray
+    X: np.ndarray
+    files: list[str] = field(default_factory=list)
+
+    def predicted(self, threshold: float) -> np.ndarray:
+        """The predicted label of each example, shape (m,)."""
+        if self.AL.ndim == 2:  # softmax: the most probable class
+            return network.labels(self.AL, "softmax")[0]
+        return network.labels(self.AL, "sigmoid", threshold)
+
+    def mislabeled(self, threshold: float) -> np.ndarray:
+        """Indices of the examples whose predicted label differs from the true one."""
+        return np.flatnonzero(self.predicted(threshold) != self.Y)
+
+
+def _evaluate(
+    model: Model, X: np.ndarray, Y: np.ndarray, data: list[str], threshold: float
+) -> Evaluation:
+    """The metrics of ``model`` on examples as the network takes them.
 
     Parameters
     ----------
-    Y : ndarray of shape (1, m) or (m,), labels 0..K-1
-    Y_pred : ndarray of the same size, labels 0..K-1
-    K : the number of classes
-
-    Returns
-    -------
-    ndarray of shape (K, K), int64: entry [i, j] counts the examples of true class i predicted
-    as j (rows true, columns predicted); for K = 2 that is ``[[TN, FP], [FN, TP]]``
+    X : ndarray of shape (n_x, m), the network's input (standardized for a table model)
+    Y : ndarray of shape (1, m), labels 0..K-1, or targets in the units to report (the
+        table's own for a table model, whose prediction is unscaled to them)
+    data : what the examples are, for the report
     """
-    y = np.ravel(Y).astype(np.int64)
-    p = np.ravel(Y_pred).astype(np.int64)
-    return np.bincount(K * y + p, minlength=K * K).reshape(K, K)
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    return float(numerator / denominator) if denominator else 0.0
-
-
-def classification_metrics(Y: np.ndarray, ZL: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
-    """Accuracy, precision, recall, F1, confusion matrix and log-loss of a sigmoid output.
-
-    Parameters
-    ----------
-    Y : ndarray of shape (1, m), labels 0/1
-    ZL : ndarray of shape (1, m), the output layer's pre-activation; AL = sigmoid(ZL)
-    threshold : an example is predicted 1 when AL > threshold (as ``network.predict``)
-
-    Returns
-    -------
-    dict with ``accuracy``, ``precision``, ``recall``, ``f1``, ``confusion_matrix`` (list of
-    lists, ``[[TN, FP], [FN, TP]]``), ``log_loss`` (the cross-entropy cost, computed from ZL
-    so it stays finite however confident a wrong prediction is), ``examples``, ``threshold``
-    """
-    from dlcli.model.activations import ACTIVATIONS
-
-    AL = ACTIVATIONS["sigmoid"][0](ZL)
-    Y_pred = labels_of(AL, "sigmoid", threshold)
-    (tn, fp), (fn, tp) = confusion_matrix(Y, Y_pred).tolist()
-    m = tn + fp + fn + tp
-    precision = _ratio(tp, tp + fp)
-    recall = _ratio(tp, tp + fn)
-    return {
-        "accuracy": _ratio(tp + tn, m),
-        "precision": precision,
-        "recall": recall,
-        "f1": _ratio(2 * precision * recall, precision + recall),
-        "confusion_matrix": [[tn, fp], [fn, tp]],
-        "log_loss": cross_entropy_from_logits(ZL, Y),
-        "examples": m,
-        "threshold": threshold,
-    }
-
-
-def softmax_metrics(Y: np.ndarray, ZL: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, per-class and macro precision / recall / F1, the K x K confusion matrix and
-    the log-loss of a softmax output.
-
-    Parameters
-    ----------
-    Y : ndarray of shape (1, m) or (m,), labels 0..K-1
-    ZL : ndarray of shape (K, m), the output layer's pre-activation; AL = softmax(ZL)
-    classes : the K class names, label order
-
-    Returns
-    -------
-    dict with ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1``,
-    ``per_class`` (one ``{"class", "precision", "recall", "f1", "support"}`` per class),
-    ``confusion_matrix`` (K lists of K counts, rows true, columns predicted), ``log_loss``
-    (the categorical cross-entropy computed from ZL, shifted by each column's max, so it
-    stays finite however confident a wrong prediction is), ``classes``, ``examples``
-    """
-    K = ZL.shape[0]
-    labels = np.ravel(Y).astype(np.int64)
-    Y_pred = labels_of(softmax(ZL), "softmax")[0]  # (m,): the most probable class
-    cm = confusion_matrix(labels, Y_pred, K)
-    per_class = []
-    for k in range(K):
-        tp, predicted, support = int(cm[k, k]), int(cm[:, k].sum()), int(cm[k, :].sum())
-        precision, recall = _ratio(tp, predicted), _ratio(tp, support)
-        per_class.append(
-            {
-                "class": str(classes[k]),
-                "precision": precision,
-                "recall": recall,
-                "f1": _ratio(2 * precision * recall, precision + recall),
-                "support": support,
-            }
-        )
-    m = int(labels.size)
-    return {
-        "accuracy": _ratio(int(np.trace(cm)), m),
-        "macro_precision": float(np.mean([c["precision"] for c in per_class])),
-        "macro_recall": float(np.mean([c["recall"] for c in per_class])),
-        "macro_f1": float(np.mean([c["f1"] for c in per_class])),
-        "per_class": per_class,
-        "confusion_matrix": cm.tolist(),
-        "log_loss": categorical_cross_entropy_from_logits(ZL, one_hot(labels, K)),
-        "classes": [str(c) for c in classes],
-        "examples": m,
-    }
-
-
-def regression_metrics(Y: np.ndarray, AL: np.ndarray) -> dict[str, Any]:
-    """Mean squared error, mean absolute error and R^2 of a linear output.
-
-    Parameters
-    ----------
-    Y : ndarray of shape (1, m), targets
-    AL : ndarray of shape (1, m), predictions
-
-    Returns
-    -------
-    dict with ``mse`` = mean((AL - Y)^2) (twice the training cost 1/(2m) sum (AL - Y)^2),
-    ``mae`` = mean|AL - Y|, ``r2`` = 1 - SS_res / SS_tot and ``examples``. When every target
-    is equal (SS_tot = 0), R^2 is 1 for a perfect fit and 0 otherwise, as scikit-learn.
-    """
-    residual = AL - Y
-    # A prediction far out of range overflows to inf here (no warning): the metric is then
-    # inf or NaN, which the JSON outputs write as null.
-    with np.errstate(over="ignore", invalid="ignore"):
-        ss_res = float(np.sum(residual**2))
-        ss_tot = float(np.sum((Y - Y.mean()) ** 2))
-        mse = float(np.mean(residual**2))
-    if ss_tot:
-        r2 = 1.0 - ss_res / ss_tot
+    ZL = output_logits(model, X)
+    if model.output == "sigmoid":
+        metrics = classification_metrics(Y, ZL, threshold)
+        metrics["classes"] = list(model.classes)
+        metrics["positive_class"] = model.classes[1]
+        AL, Y_out = ACTIVATIONS["sigmoid"][0](ZL)[0], Y[0].astype(np.int64)
+    elif model.output == "softmax":
+        metrics = softmax_metrics(Y, ZL, model.classes)
+        AL, Y_out = network.softmax(ZL), Y[0].astype(np.int64)
     else:
-        r2 = 1.0 if ss_res == 0 else 0.0
-    return {
-        "mse": mse,
-        "mae": float(np.mean(np.abs(residual))),
-        "r2": r2,
-        "examples": int(Y.size),
-    }
+        if model.is_table:
+            ZL = data_mod.unscale_target(model.preprocessing, ZL)  # in the table's units
+        metrics = regression_metrics(Y, ZL)  # a linear output's AL is ZL
+        if model.is_table:
+            metrics["target"] = model.preprocessing["target"]
+        AL, Y_out = ZL[0], Y[0]
+    metrics["model"] = str(model.path)
+    metrics["data"] = data
+    return Evaluation(metrics, Y_out, AL, X, data)
+
+
+def _kind_of_files(model: Model) -> str:
+    return "CSV tables" if model.is_table else "course-layout HDF5 files"
+
+
+def evaluate_default(model: Model, *, threshold: float = 0.5) -> Evaluation:
+    """Evaluate ``model`` on its own test set, as the config stored with it names it.
+
+    ``data.test`` (a file) is read as :func:`evaluate_files` reads one. With
+    ``data.test_fraction`` there is no test file: the split is made again by
+    :func:`evaluate_split`, from the same data and seed, so it holds the same examples.
+    """
+    data = (model.config or {}).get("data") or {}
+    if data.get("test"):
+        return evaluate_files(
+            model,
+            [Path(data["test"])],
+            threshold=threshold,
+            key=f"data.test in the config of {model.path}",
+        )
+    if data.get("test_fraction"):
+        return evaluate_split(model, threshold=threshold)
+    generate = data.get("generate") or {}
+    table = model.is_table
+    hint = ""
+    if generate:
+        name = generate.get("name", "flower")
+        hint = (
+            f"; a generated set can be written with dlcli data {name} --out "
+            f"FILE.{'csv' if name == 'housing' else 'h5'}"
+        )
+    example = "dlcli evaluate test.csv" if table else "dlcli evaluate test.h5"
+    raise DlcliError(
+        f"--model {model.path}: its config names no data.test to evaluate on; "
+        f"pass DATA.{'csv' if table else 'h5'} files ({'CSV tables with its columns' if table else 'course layout'}), "
+        f"e.g. {example}{hint}"
+    )
+
+
+def evaluate_split(model: Model, *, threshold: float = 0.5) -> Evaluation:
+    """Evaluate on the ``data.test_fraction`` split of the stored config, made again.
+
+    The stored (resolved) config is validated back into a :class:`dlcli.config.Config` and
+    its data section loaded by :func:`dlcli.data.load`, which draws the same seeded split
+    (``data.split_seed``) from the same generated set or files. For a table model the
+    standardization computed again must equal the stored one, else the data changed since
+    training and the split would not be the one the model was tested on.
+    """
+    where = f"--model {model.path}"
+    cfg = validate(model.config, f"the config stored in {model.path}")
+    fraction = cfg.data.test_fraction
+    if cfg.data.generate is not None:
+        gen = cfg.data.generate
+        source = f"data.generate {gen.name} ({gen.examples} examples, seed {gen.seed})"
+    else:
+        source = str(cfg.data.train)
+    try:
+        dataset = data_mod.load(cfg.data, cfg.model.output_activation)
+    except DlcliError as exc:
+        raise DataError(
+            f"{where}: making its test split again (data.test_fraction {fraction:g} of "
+            f"{source}) failed: {exc}"
+        ) from None
+    changed = (
+        dataset.X_test is None
+        or dataset.X_test.shape[0] != model.n_x
+        or (dataset.preprocessing != model.preprocessing if model.is_table else False)
+        or (not model.is_table and tuple(dataset.classes) != model.classes)
+    )
+    if changed:
+        raise DataError(
+            f"{where}: {source} is not the data the model was trained on (other columns, "
+            "classes or values), so its test split cannot be made again; pass DATA files "
+            f"({_kind_of_files(model)}) to evaluate on"
+        )
+    X, Y = dataset.X_test, dataset.Y_test
+    if model.output == "softmax":
+        Y = network.labels(Y, "softmax")  # one-hot (K, m) -> labels (1, m)
+    if model.is_table:
+        Y = data_mod.unscale_target(dataset.preprocessing, Y)  # as training reported it
+    described = (
+        f"the test split of {source}: data.test_fraction {fraction:g}, "
+        f"data.split_seed {cfg.data.split_seed}, {X.shape[1]} examples"
+    )
+    return _evaluate(model, X, Y, [described], threshold)
+
+
+def evaluate_files(
+    model: Model, data: Sequence[Path], *, threshold: float = 0.5, key: str = "DATA.h5"
+) -> Evaluation:
+    """Evaluate ``model`` on data files, taken together as one set.
+
+    For a table model they are CSV tables (see :func:`evaluate_tables`). Otherwise they are
+    course-layout HDF5 files, each holding what the model takes (pixels of its example
+    shape, or features of its width) and, if it names its classes, the model's classes in
+    the model's order.
+    """
+    check_threshold(threshold)
+    csvs = [path for path in data if path.suffix.lower() == ".csv"]
+    if model.is_table:
+        return evaluate_tables(model, data, key=key.replace("DATA.h5", "DATA.csv"))
+    if csvs:
+        raise DataError(
+            f"{key.replace('DATA.h5', 'DATA.csv')}: {csvs[0]}: a CSV table, but the model "
+            f"{model.path} takes {model.takes()} from course-layout HDF5 files; CSV tables "
+            "are for models trained on a table"
+        )
+    Xs, Ys = [], []
+    for path in data:
+        # Any class count is read; the model's own classes are checked below.
+        read = data_mod.read_course_file(path, key, output="softmax")
+        where = f"{key} {path}"
+        if read.preprocessing["kind"] != model.preprocessing["kind"] or (
+            model.is_image and read.example_shape != model.example_shape
+        ):
+            kinds = {"image": "pictures of shape", "none": "features of shape"}
+            raise DataError(
+                f"{where}: holds {kinds[read.preprocessing['kind']]} {read.example_shape}; "
+                f"the model {model.path} takes {kinds[model.preprocessing['kind']]} {model.example_shape}"
+            )
+        if read.X.shape[0] != model.n_x:
+            raise DataError(
+                f"{where}: holds {read.X.shape[0]} features per example; the model {model.path} takes {model.n_x}"
+            )
+        if read.named_classes and read.classes != model.classes:
+            labels = ", ".join(str(k) for k in range(len(model.classes)))
+            raise DataError(
+                f"{where}: list_classes {list(read.classes)}; the model {model.path} has "
+                f"{list(model.classes)} (labels {labels} must mean the same classes)"
+            )
+        Xs.append(read.X)
+        Ys.append(read.Y)
+    X = np.concatenate(Xs, axis=1) if len(Xs) > 1 else Xs[0]  # (n_x, m)
+    Y = np.concatenate(Ys, axis=1) if len(Ys) > 1 else Ys[0]  # (1, m)
+    return _evaluate(model, X, Y, [str(p) for p in data], threshold)
+
+
+def evaluate_tables(model: Model, data: Sequence[Path], *, key: str = "DATA.csv") -> Evaluation:
+    """Evaluate a table model on CSV tables taken together: each must hold the model's
+    feature columns and its target; the metrics are in the target's own units."""
+    Xs, Ys = [], []
+    for path in data:
+        if path.suffix.lower() != ".csv":
+            raise DataError(
+                f"{key}: {path}: not a .csv file; the model {model.path} is a table model, "
+                f"evaluated on CSV tables with its columns {model.preprocessing['features']} "
+                f"and {model.preprocessing['target']!r}"
+            )
+        _, _, X, Y = table_columns(model, path, key, target=True)
+        Xs.append(X)
+        Ys.append(Y)
+    X_raw = np.concatenate(Xs, axis=1)  # (n_x, m)
+    Y = np.concatenate(Ys, axis=1)  # (1, m)
+    X, _ = data_mod.apply_table(model.preprocessing, X_raw)
+    return _evaluate(model, X, Y, [str(p) for p in data], 0.5)
+
+
+def mislabeled_grid(evaluation: Evaluation, model: Model, out: Path, threshold: float) -> int:
+    """Write the course's "mislabeled images" figure: each wrongly classified picture with its
+    index, predicted label and probability, and true label. At most 100 are drawn, in data
+    order. Returns the number of mislabeled examples."""
+    if model.output == "linear":
+        raise DlcliError(
+            f"--mislabeled: the model {model.path} has a linear output; only a sigmoid "
+            "output labels pictures (or a softmax output over K classes)"
+        )
+    size, channels = model.picture_shape()
+    wrong = evaluation.mislabeled(threshold)
+    shown = wrong[:100]
+    divide_by = float(model.preprocessing["divide_by"])
+    pictures, titles = [], []
+    predicted = evaluation.predicted(threshold)
+    probability = label_probability(evaluation.AL, predicted)
+    for i in shown:
+        # X = pixels / 255 exactly, so the pixels come back exactly.
+        pixels = np.rint(evaluation.X[:, i] * divide_by).clip(0, 255).astype(np.uint8)
+        pictures.append(pixels.reshape(*size, channels))
+        label = int(predicted[i])
+        titles.append(
+            f"#{i}: predicted {model.classes[label]} ({float(probability[i]):.2f})\n"
+            f"true: {model.classes[evaluation.Y[i]]}"
+        )
+    m = evaluation.Y.size
+    if not wrong.size:
+        title = f"No mislabeled pictures: all {m} classified correctly"
+    else:
+        more = f", the first {shown.size} shown" if wrong.size > shown.size else ""
+        title = f"Mislabeled: {wrong.size} of {m} pictures{more}"
+    write_grid(out, pictures, titles, title, title_colors=["firebrick"] * len(titles))
+    return int(wrong.size)
+
+
+# TEMPORARY SHIM (issue 12): removed by the lead at merge. The metric formulas moved to
+# dlcli.metrics; old `from dlcli.evaluate import confusion_matrix` importers still work.
+from dlcli.metrics import confusion_matrix  # noqa: E402, F401

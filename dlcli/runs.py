@@ -334,3 +334,30 @@ def finish_run(
     atomic_write(run_dir / "cost.png", lambda tmp: plot_costs(tmp, result.log, learning_rate))
     write_text(run_dir / METRICS, strict_json(metrics, indent=2) + "\n")
     _point_latest(run_dir.parent, run_dir)
+
+
+NO_MODEL = "no model: train one with dlcli train CONFIG or pass --model"
+
+
+def find_model(model: Path | None, runs_dir: Path = Path("runs")) -> Path:
+    """The params.h5 to use: ``model`` (a file, a run directory, or a folder of runs with a
+    ``latest`` link) or, by default, that of ``<runs_dir>/latest``."""
+    if model is None:
+        latest = latest_run(runs_dir)
+        if latest is None:
+            raise ModelFileError(f"{NO_MODEL} (found no {runs_dir / LATEST} here)")
+        model = latest
+    if not model.is_dir():
+        return model
+    for candidate in (model / PARAMS, model / LATEST / PARAMS):
+        if candidate.is_file():
+            return candidate
+    if (model / CHECKPOINT).is_file():
+        raise ModelFileError(
+            f"--model {model}: the run has not finished (a {CHECKPOINT}, no {PARAMS}); "
+            "finish it with dlcli train CONFIG --out DIR --resume"
+        )
+    raise ModelFileError(
+        f"--model {model}: holds no {PARAMS}; allowed: a run directory of dlcli train, its "
+        f"{PARAMS}, or a folder with a {LATEST} link to one"
+    )

@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from dlcli import checks
 from dlcli.cli import app
 from dlcli.config import load_config
 from dlcli.errors import DlcliError
@@ -399,7 +400,7 @@ def test_the_battery_catches_a_planted_bug(monkeypatch: pytest.MonkeyPatch) -> N
 @extended_only
 def test_cat_2layer_config_passes_on_a_sample(cat_overrides: list[str]) -> None:
     cfg = load_config(CAT_2LAYER, cat_overrides)
-    result = gc.check_config(cfg, examples=5, coords=6, seed=7)
+    result = checks.check_config(cfg, examples=5, coords=6, seed=7)
     assert result.examples == 5
     assert result.layers == [12288, 7, 1]
     assert [(t.name, t.shape, t.checked) for t in result.tensors] == [
@@ -419,7 +420,7 @@ def test_a_model_of_other_layers_is_refused(in_tmp: Path) -> None:
     write_params(in_tmp / "params.h5", params, {})
     cfg = load_config(FLOWER)
     with pytest.raises(DlcliError) as err:
-        gc.check_config(cfg, model=in_tmp / "params.h5")
+        checks.check_config(cfg, model=in_tmp / "params.h5")
     assert str(err.value) == (
         f"--model: {in_tmp / 'params.h5'}: holds a network with layers [2, 5, 1], but the "
         "config's model.layers is [2, 4, 1]; give the config the model was trained with"
@@ -649,7 +650,7 @@ def test_cli_json_is_strict_when_a_difference_is_not_finite(in_tmp: Path) -> Non
     assert "disagrees" not in text.stdout
     # The library's report says the same: NaN in the dataclass, None in its JSON form.
     cfg = load_config(FLOWER, ["model.hidden_activation=relu"])
-    checked = gc.check_config(cfg, model=in_tmp / "params.h5")
+    checked = checks.check_config(cfg, model=in_tmp / "params.h5")
     W2 = checked.tensors[2]
     assert W2.name == "W2" and math.isnan(W2.relative_difference) and W2.passed is False
     assert checked.to_dict() == report

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dlcli import checks
 from dlcli import data as data_mod
 from dlcli.config import load_config, validate
 from dlcli.errors import ConfigError
@@ -937,7 +938,7 @@ def test_gradcheck_of_a_config_checks_the_cost_it_trains() -> None:
         "init.scale=1",
     ]
     cfg = load_config(FLOWER, sets)
-    result = gc.check_config(cfg, examples=6, coords=None, seed=3, worst=1000)
+    result = checks.check_config(cfg, examples=6, coords=None, seed=3, worst=1000)
     assert result.passed and result.relative_difference < 1e-9
     assert (result.layers, result.output, result.examples) == ([2, 5, 4, 2], "softmax", 6)
 
