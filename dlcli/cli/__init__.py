@@ -29,14 +29,14 @@ from dlcli.cli.options import (  # noqa: F401
     user_errors,
 )
 
-HELP = {"help_option_names": ["-h", "--help"]}
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     help="Train fully connected neural networks written from scratch in NumPy, from a YAML config.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings=HELP,
+    context_settings=HELP_OPTIONS,
 )
 
 
@@ -78,7 +78,7 @@ for _command in (train.train, gradcheck.gradcheck, predict.predict, evaluate.eva
 data_app = typer.Typer(
     help="Make and inspect data sets in the course's HDF5 layout (and the housing CSV table).",
     no_args_is_help=True,
-    context_settings=HELP,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(data_app, name="data")
 for _command in (data.images, data.info, data.flower, data.spiral, data.housing, data.synth):
