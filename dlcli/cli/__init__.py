@@ -1,0 +1,91 @@
+"""The command line: one short module per command over the pure core.
+
+Each command parses its options, calls the layer below and renders the result
+(:mod:`dlcli.cli.render`). Errors a user can cause (:class:`DlcliError`) are printed on one
+line to stderr with exit code 1 (:func:`dlcli.cli.options.user_errors`); anything else is a
+bug and keeps its traceback. Heavy modules load inside commands so ``dlcli --help`` stays
+fast.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from dlcli import __version__
+from dlcli.cli import data, evaluate, gradcheck, predict, sweep, train
+
+# TEMPORARY SHIM (issue 12): removed by the lead at merge
+from dlcli.cli.data import ForceOpt  # noqa: F401
+from dlcli.cli.options import (  # noqa: F401
+    ConfigArg,
+    FitOpt,
+    ModelOpt,
+    SetOpt,
+    ThresholdOpt,
+    user_errors,
+)
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
+app = typer.Typer(
+    help="Train fully connected neural networks written from scratch in NumPy, from a YAML config.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dlcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """dlcli: the deep learning course's networks, from scratch in vectorized NumPy."""
+
+
+def reflowed(doc: str | None) -> str:
+    """A docstring with each paragraph on one line, so the help reflows to the terminal's width.
+
+    Typer keeps a docstring's single line breaks after its first paragraph; printed as they
+    are, they break lines mid-sentence at any width but the source's. Paragraphs stay apart.
+    """
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def _register(group: typer.Typer, command: Callable[..., None], name: str | None = None) -> None:
+    group.command(name, help=reflowed(command.__doc__))(command)
+
+
+for _command in (train.train, gradcheck.gradcheck, predict.predict, evaluate.evaluate):
+    _register(app, _command)
+
+data_app = typer.Typer(
+    help="Make and inspect data sets in the course's HDF5 layout (and the housing CSV table).",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
+)
+app.add_typer(data_app, name="data")
+for _command in (data.images, data.info, data.flower, data.spiral, data.housing, data.synth):
+    _register(data_app, _command)
+
+_register(app, sweep.sweep)
+
+
+def main() -> None:
+    app()
