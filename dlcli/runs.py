@@ -26,8 +26,7 @@ from dlcli.errors import ConfigError, DlcliError, ModelFileError
 from dlcli.fileio import atomic_write, write_text
 from dlcli.jsonout import strict_json
 from dlcli.model import network
-from dlcli.model.sizes import data_mismatch
-from dlcli.training.plan import memory_estimate
+from dlcli.model.sizes import data_mismatch, memory_estimate
 from dlcli.training.state import TrainResult, TrainState
 
 if TYPE_CHECKING:

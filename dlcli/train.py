@@ -6,6 +6,7 @@ The old ``dlcli.train`` path, re-exporting what moved to :mod:`dlcli.training` a
 
 # TEMPORARY SHIM (issue 12): removed by the lead at merge
 from dlcli.job import config_changes, run  # noqa: F401
+from dlcli.model.sizes import memory_estimate  # noqa: F401
 from dlcli.runs import initial_params  # noqa: F401
 from dlcli.training.engines import ENGINES  # noqa: F401
 from dlcli.training.loop import train  # noqa: F401
@@ -15,7 +16,6 @@ from dlcli.training.plan import (  # noqa: F401
     choose_engine,
     init_note,
     iterations_of,
-    memory_estimate,
     options_from,
     resolve_engine,
 )

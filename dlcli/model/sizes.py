@@ -122,6 +122,12 @@ def memory(layers: Sequence[int], m: int, itemsize: int, engine: str = "direct")
     )
 
 
+def memory_estimate(layers: Sequence[int], m: int, itemsize: int) -> int:
+    """Bytes one iteration holds, the total of :func:`memory` (one estimate): the figure
+    training checks against free memory before it starts."""
+    return memory(layers, m, itemsize).total
+
+
 def data_mismatch(layers: Sequence[int], n_x: int, n_y: int = 1) -> str | None:
     """The one-line error when the data do not fit the network's ends, else None.
 

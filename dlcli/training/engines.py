@@ -32,7 +32,7 @@ def _with_l2(grads: network.Params, params: network.Params, l2: float, m: int) -
     }
 
 
-class _Engine:
+class Engine:
     """What both engines hold: the data, the state dict, the activations and the options."""
 
     def __init__(
@@ -49,7 +49,7 @@ class _Engine:
         self.names = {k for k in state if k[0] in "Wb" and k[1:].isdigit()}
 
 
-class _Direct(_Engine):
+class _Direct(Engine):
     """The course's algorithm as written: every iteration multiplies by X (or its batch).
 
     Its state is the parameters and the optimizer's arrays. Each step makes new arrays, so
@@ -93,7 +93,7 @@ class _Direct(_Engine):
         return network.layer_dims(self.params(self.state))
 
 
-class _Gram(_Engine):
+class _Gram(Engine):
     """Full-batch training with W1 kept as a W1_0 + C @ X.T.
 
     Every update of W1 is a combination of the training examples (dW1 = dZ1 @ X.T, plus

@@ -23,7 +23,7 @@ import numpy as np
 from dlcli.errors import ConfigError, DivergedError
 from dlcli.model import network
 from dlcli.training.batches import Batches, scheduled_lr
-from dlcli.training.engines import ENGINES, _Engine
+from dlcli.training.engines import ENGINES, Engine
 from dlcli.training.measure import cost_and_accuracy, first_non_finite, in_chunks
 from dlcli.training.plan import Options, resolve_engine
 from dlcli.training.state import Callback, StopTraining, TrainResult, TrainState
@@ -57,7 +57,7 @@ class _Loop:
     a divergence report and the final parameters."""
 
     engine: str
-    runner: _Engine
+    runner: Engine
     batches: Batches
     stopping: EarlyStopping | None
     log: list[dict[str, float]]
@@ -283,9 +283,8 @@ def train(
                 raise loop.diverged(J, f"at iteration {i}", caches)
             if callback is not None:
                 loop.call_back(callback, i, J, drawn_from)
-            if (i % log_every == 0 or i == iterations - 1) and loop.log_row(
-                i, epoch, J, validation
-            ):
+            logged = i % log_every == 0 or i == iterations - 1
+            if logged and loop.log_row(i, epoch, J, validation):
                 stopped_at = i  # early stopping: this row's parameters get no update
                 break
             loop.last_good = (runner.state, J)

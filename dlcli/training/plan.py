@@ -117,11 +117,6 @@ def choose_engine(layers: list[int], m: int, iterations: int) -> str:
     return "gram" if gram < direct else "direct"
 
 
-def memory_estimate(layers: list[int], m: int, itemsize: int) -> int:
-    """Bytes one iteration holds, the total of :func:`dlcli.model.sizes.memory` (one estimate)."""
-    return sizes.memory(layers, m, itemsize).total
-
-
 def options_from(cfg: Config) -> Options:
     """The training options a config sets beyond plain gradient descent."""
     t = cfg.train
