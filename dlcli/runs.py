@@ -83,7 +83,7 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
         shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
         raise ModelFileError(
             f"{key}: {path}: holds no W1/b1 datasets (found {shown or 'nothing'}); "
-            "expected a dlcli params.h5 with W1, b1, W2, b2, ..."
+            f"expected a dlcli {PARAMS} with W1, b1, W2, b2, ..."
         )
     _check_chain(params, path, key)
     return params, meta
@@ -95,9 +95,9 @@ def _check_is_hdf5(path: Path, key: str) -> None:
     if not path.exists():
         raise ModelFileError(f"{key}: {path}: no such file")
     if path.is_dir():
-        raise ModelFileError(f"{key}: {path}: is a directory, expected a params.h5 file")
+        raise ModelFileError(f"{key}: {path}: is a directory, expected a {PARAMS} file")
     if not h5py.is_hdf5(path):
-        raise ModelFileError(f"{key}: {path}: not an HDF5 file (expected a dlcli params.h5)")
+        raise ModelFileError(f"{key}: {path}: not an HDF5 file (expected a dlcli {PARAMS})")
 
 
 def _check_format_version(f: Any, path: Path, key: str) -> None:
