@@ -4,8 +4,9 @@ dimensions right", worked out for a config and its data without training.
 For every layer l = 1..L it lists the shapes of ``W{l}``, ``b{l}``, ``Z{l}``, ``A{l}``,
 ``dZ{l}``, ``dW{l}`` and ``db{l}``, then the parameter count, the floating-point operations
 and the memory of one iteration, and whether the data fit the network's two ends. The
-memory figure is the one :func:`dlcli.train.initial_params` checks against free memory, and
-the data check is the one it raises, so the audit and training cannot disagree.
+memory figure is the one :func:`dlcli.runs.initial_params` checks against free memory, and
+the data check is the one it raises, so the audit and training cannot disagree (both take
+them from :mod:`dlcli.model.sizes`).
 Nothing here prints; the CLI renders an :class:`Audit`.
 """
 
@@ -16,6 +17,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from dlcli.model.sizes import (
+    Flops,
+    Memory,
+    data_mismatch,
+    flops,
+    gram_bytes,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
+    gram_flops,
+    memory,
+    parameter_count,
+)
 
 if TYPE_CHECKING:
     from dlcli.config import Config
@@ -69,34 +81,6 @@ class LayerShapes:
     dZ: Shape
     dW: Shape
     db: Shape
-
-
-@dataclass(frozen=True)
-class Flops:
-    """Floating-point operations of one iteration's matrix products (see ``FLOPS_COUNTED``)."""
-
-    forward: int
-    backward: int
-
-    @property
-    def total(self) -> int:
-        return self.forward + self.backward
-
-
-@dataclass(frozen=True)
-class Memory:
-    """Bytes one iteration holds (see ``MEMORY_COUNTED``)."""
-
-    X: int
-    Y: int
-    params: int
-    grads: int
-    caches: int
-    gram: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.X + self.Y + self.params + self.grads + self.caches + self.gram
 
 
 @dataclass(frozen=True)
@@ -203,108 +187,6 @@ class Audit:
         }
 
 
-def parameter_count(layers: Sequence[int]) -> int:
-    """Number of weights and biases: sum over l of n[l] * n[l-1] + n[l]."""
-    return sum(layers[l] * (layers[l - 1] + 1) for l in range(1, len(layers)))
-
-
-def flops(layers: Sequence[int], m: int) -> Flops:
-    """Floating-point operations of one iteration's matrix products.
-
-    Parameters
-    ----------
-    layers : sequence of int, [n[0], ..., n[L]]
-    m : number of examples
-
-    Returns
-    -------
-    Flops
-        forward: sum over l = 1..L of 2 n[l] n[l-1] m (``W[l] @ A[l-1]``);
-        backward: the same sum for ``dZ[l] @ A[l-1].T``, plus the sum over l = 2..L for
-        ``W[l].T @ dZ[l]``.
-    """
-    products = [2 * layers[l] * layers[l - 1] * m for l in range(1, len(layers))]
-    return Flops(forward=sum(products), backward=sum(products) + sum(products[1:]))
-
-
-def gram_flops(layers: Sequence[int], m: int) -> tuple[Flops, int]:
-    """Floating-point operations of the gram engine's matrix products (see ``GRAM_COUNTED``).
-
-    Parameters
-    ----------
-    layers : sequence of int, [n[0], ..., n[L]]
-    m : number of examples
-
-    Returns
-    -------
-    per_iteration : :func:`flops` with ``W1 @ X`` replaced by ``C @ K`` (2 n[1] m m) and
-        ``dZ1 @ X.T`` left out
-    setup : 2 m m n[0] for K = X.T @ X, plus 2 n[1] n[0] m twice (W1_0 @ X, and W1 at the end)
-    """
-    direct = flops(layers, m)
-    layer1 = 2 * layers[1] * layers[0] * m
-    per_iteration = Flops(
-        forward=direct.forward - layer1 + 2 * layers[1] * m * m,
-        backward=direct.backward - layer1,
-    )
-    return per_iteration, 2 * m * m * layers[0] + 2 * layer1
-
-
-def gram_bytes(n1: int, m: int, itemsize: int) -> int:
-    """What the Gram engine holds beyond the direct path's arrays: K (m, m), and Z1_0, C and
-    momentum's V (n[1], m) each."""
-    return itemsize * (m * m + 3 * n1 * m)
-
-
-def memory(layers: Sequence[int], m: int, itemsize: int, engine: str = "direct") -> Memory:
-    """Bytes one iteration of training holds; the single estimate dlcli uses.
-
-    Parameters
-    ----------
-    layers : sequence of int, [n[0], ..., n[L]]
-    m : number of examples
-    itemsize : bytes per float (8 for float64, 4 for float32)
-    engine : "direct" or "gram"; gram adds :func:`gram_bytes`
-
-    Returns
-    -------
-    Memory
-        X (n[0], m), Y (n[L], m), params and grads (one value per parameter each),
-        caches: Z[l], A[l], dZ[l] (n[l], m) for l = 1..L, and gram.
-    """
-    n_params = parameter_count(layers)
-    return Memory(
-        X=itemsize * layers[0] * m,
-        Y=itemsize * layers[-1] * m,
-        params=itemsize * n_params,
-        grads=itemsize * n_params,
-        caches=itemsize * 3 * m * sum(layers[1:]),
-        gram=gram_bytes(layers[1], m, itemsize) if engine == "gram" else 0,
-    )
-
-
-def data_mismatch(layers: Sequence[int], n_x: int, n_y: int = 1) -> str | None:
-    """The one-line error when the data do not fit the network's ends, else None.
-
-    Parameters
-    ----------
-    layers : sequence of int, model.layers [n[0], ..., n[L]]
-    n_x : rows of X (n_x, m), features per example
-    n_y : rows of Y (n_y, m), labels per example
-    """
-    if layers[0] != n_x:
-        return (
-            f"model.layers[0]: is {layers[0]} but the data have n_x = {n_x} features per example; "
-            f"set model.layers[0] to {n_x}"
-        )
-    if layers[-1] != n_y:
-        return (
-            f"model.layers[-1]: is {layers[-1]} but the labels Y have n_y = {n_y} "
-            f"row{'s' if n_y != 1 else ''}; set the last entry of model.layers to {n_y}"
-        )
-    return None
-
-
 def audit(
     layers: Sequence[int],
     X_shape: Shape,
@@ -382,7 +264,7 @@ def audit_config(cfg: Config) -> Audit:
         ``Audit.mismatch``.
     """
     from dlcli import data as data_mod
-    from dlcli.train import iterations_of, options_from, resolve_engine
+    from dlcli.training.plan import iterations_of, options_from, resolve_engine
 
     dataset = data_mod.load(cfg.data, cfg.model.output_activation)
     layers, m = list(cfg.model.layers), dataset.X_train.shape[1]

@@ -22,18 +22,21 @@ import numpy as np
 import yaml
 
 from dlcli import __version__, sysinfo
-from dlcli.errors import DlcliError, ModelFileError
+from dlcli.errors import ConfigError, DlcliError, ModelFileError
 from dlcli.fileio import atomic_write, write_text
 from dlcli.jsonout import strict_json
+from dlcli.model import network
+from dlcli.model.sizes import data_mismatch, memory_estimate
+from dlcli.training.state import TrainResult, TrainState
 
 if TYPE_CHECKING:
     from dlcli.config import Config
     from dlcli.data import Dataset
-    from dlcli.train import TrainResult, TrainState
 
 FORMAT_VERSION = 1
 LATEST = "latest"
 CONFIG, CHECKPOINT, PARAMS, METRICS = "config.yaml", "checkpoint.h5", "params.h5", "metrics.json"
+COSTS, PLOT = "costs.csv", "cost.png"
 
 
 def write_params(path: Path, params: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -56,6 +59,8 @@ def write_params(path: Path, params: dict[str, np.ndarray], meta: dict[str, Any]
 def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read a params file: only the datasets ``W1``, ``b1``, ... are needed.
 
+    ``key`` names the file's source at the start of every error message.
+
     Returns
     -------
     params : dict of float64 arrays
@@ -63,62 +68,13 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
     """
     import h5py
 
-    if not path.exists():
-        raise ModelFileError(f"{key}: {path}: no such file")
-    if path.is_dir():
-        raise ModelFileError(f"{key}: {path}: is a directory, expected a params.h5 file")
-    if not h5py.is_hdf5(path):
-        raise ModelFileError(f"{key}: {path}: not an HDF5 file (expected a dlcli params.h5)")
+    _check_is_hdf5(path, key)
     try:
         with h5py.File(path, "r") as f:
-            version = f.attrs.get("format_version", FORMAT_VERSION)
-            if np.ndim(version) != 0 or not isinstance(version, (int, np.integer)):
-                raise ModelFileError(
-                    f"{key}: {path}: format_version is {_short(version)}, expected an integer "
-                    f"(this dlcli reads up to {FORMAT_VERSION})"
-                )
-            if version > FORMAT_VERSION:
-                raise ModelFileError(
-                    f"{key}: {path}: format version {version} is newer than this dlcli "
-                    f"({__version__}) reads (up to {FORMAT_VERSION}); upgrade dlcli"
-                )
-            params = {}
-            need, free = 0, sysinfo.available_memory()
-            l = 1
-            while f"W{l}" in f:
-                if f"b{l}" not in f:
-                    raise ModelFileError(f"{key}: {path}: has W{l} but no b{l}")
-                for name in (f"W{l}", f"b{l}"):
-                    ds = f[name]
-                    if not isinstance(ds, h5py.Dataset) or ds.ndim != 2 or ds.dtype.kind != "f":
-                        found = (
-                            f"{ds.dtype} {ds.shape}" if isinstance(ds, h5py.Dataset) else "a group"
-                        )
-                        raise ModelFileError(
-                            f"{key}: {path}: {name} must be a 2-D float dataset, found {found}"
-                        )
-                    need += 8 * ds.size  # checked before reading: a header can claim terabytes
-                    if need > free:
-                        raise ModelFileError(
-                            f"{key}: {path}: {name} {ds.shape} takes the weights to "
-                            f"{need / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB free"
-                        )
-                    params[name] = ds[()].astype(np.float64)
-                    if not np.all(np.isfinite(params[name])):
-                        raise ModelFileError(
-                            f"{key}: {path}: {name} holds {np.count_nonzero(~np.isfinite(params[name]))} "
-                            "NaN or infinite values; every weight must be a finite number"
-                        )
-                l += 1
+            _check_format_version(f, path, key)
+            params = _read_weights(f, path, key)
             names = sorted(f)
-            meta = {}
-            for name, value in f.attrs.items():
-                if isinstance(value, bytes):
-                    value = value.decode("utf-8", "replace")
-                if isinstance(value, str) and value[:1] in "[{":
-                    with contextlib.suppress(json.JSONDecodeError):
-                        value = json.loads(value)
-                meta[name] = value.item() if isinstance(value, np.generic) else value
+            meta = _read_meta(f)
     except OSError as exc:
         raise ModelFileError(
             f"{key}: {path}: cannot be read, truncated or damaged ({exc})"
@@ -127,8 +83,87 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
         shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
         raise ModelFileError(
             f"{key}: {path}: holds no W1/b1 datasets (found {shown or 'nothing'}); "
-            "expected a dlcli params.h5 with W1, b1, W2, b2, ..."
+            f"expected a dlcli {PARAMS} with W1, b1, W2, b2, ..."
         )
+    _check_chain(params, path, key)
+    return params, meta
+
+
+def _check_is_hdf5(path: Path, key: str) -> None:
+    import h5py
+
+    if not path.exists():
+        raise ModelFileError(f"{key}: {path}: no such file")
+    if path.is_dir():
+        raise ModelFileError(f"{key}: {path}: is a directory, expected a {PARAMS} file")
+    if not h5py.is_hdf5(path):
+        raise ModelFileError(f"{key}: {path}: not an HDF5 file (expected a dlcli {PARAMS})")
+
+
+def _check_format_version(f: Any, path: Path, key: str) -> None:
+    version = f.attrs.get("format_version", FORMAT_VERSION)
+    if np.ndim(version) != 0 or not isinstance(version, (int, np.integer)):
+        raise ModelFileError(
+            f"{key}: {path}: format_version is {_short(version)}, expected an integer "
+            f"(this dlcli reads up to {FORMAT_VERSION})"
+        )
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{key}: {path}: format version {version} is newer than this dlcli "
+            f"({__version__}) reads (up to {FORMAT_VERSION}); upgrade dlcli"
+        )
+
+
+def _read_weights(f: Any, path: Path, key: str) -> dict[str, np.ndarray]:
+    """W1, b1, W2, b2, ... as float64 while the file has them, each checked to be a finite
+    2-D float dataset that fits in free memory before it is read."""
+    import h5py
+
+    params = {}
+    need, free = 0, sysinfo.available_memory()
+    l = 1
+    while f"W{l}" in f:
+        if f"b{l}" not in f:
+            raise ModelFileError(f"{key}: {path}: has W{l} but no b{l}")
+        for name in (f"W{l}", f"b{l}"):
+            ds = f[name]
+            if not isinstance(ds, h5py.Dataset) or ds.ndim != 2 or ds.dtype.kind != "f":
+                found = f"{ds.dtype} {ds.shape}" if isinstance(ds, h5py.Dataset) else "a group"
+                raise ModelFileError(
+                    f"{key}: {path}: {name} must be a 2-D float dataset, found {found}"
+                )
+            need += 8 * ds.size  # checked before reading: a header can claim terabytes
+            if need > free:
+                raise ModelFileError(
+                    f"{key}: {path}: {name} {ds.shape} takes the weights to "
+                    f"{need / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB free"
+                )
+            params[name] = ds[()].astype(np.float64)
+            if not np.all(np.isfinite(params[name])):
+                raise ModelFileError(
+                    f"{key}: {path}: {name} holds {np.count_nonzero(~np.isfinite(params[name]))} "
+                    "NaN or infinite values; every weight must be a finite number"
+                )
+        l += 1
+    return params
+
+
+def _read_meta(f: Any) -> dict[str, Any]:
+    """The file's attributes: bytes decoded, JSON lists and objects parsed, NumPy scalars
+    as Python ones."""
+    meta = {}
+    for name, value in f.attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value[:1] in "[{":
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
+        meta[name] = value.item() if isinstance(value, np.generic) else value
+    return meta
+
+
+def _check_chain(params: dict[str, np.ndarray], path: Path, key: str) -> None:
+    """Each W{l} takes the previous layer's units and b{l} is (n[l], 1)."""
     for l in range(1, len(params) // 2 + 1):
         W, b = params[f"W{l}"], params[f"b{l}"]
         prev = params[f"W{l - 1}"].shape[0] if l > 1 else W.shape[1]
@@ -137,7 +172,6 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
                 f"{key}: {path}: shapes do not chain at layer {l}: W{l} {W.shape}, b{l} {b.shape}, "
                 f"previous layer has {prev} units"
             )
-    return params, meta
 
 
 def _short(value: Any) -> str:
@@ -243,6 +277,43 @@ def model_meta(cfg: Config, dataset: Dataset) -> dict[str, Any]:
     }
 
 
+def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1) -> network.Params:
+    """Parameters to start from: the config's ``init`` (random or ``init.from`` a file).
+
+    Checks first that ``model.layers`` begins with n_x and ends with n_y as the data do
+    (:func:`dlcli.model.sizes.data_mismatch`) and that the network fits in memory.
+
+    Returns
+    -------
+    params : dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1) in ``train.dtype``
+    """
+    layers = list(cfg.model.layers)
+    mismatch = data_mismatch(layers, n_x, n_y)
+    if mismatch is not None:
+        raise ConfigError(mismatch)
+    dtype = np.dtype(cfg.train.dtype)
+    need = memory_estimate(layers, m, dtype.itemsize)
+    if need > sysinfo.available_memory():
+        raise ConfigError(
+            f"model.layers: {layers} with m = {m} needs about {need / 2**30:.1f} GiB per iteration, "
+            f"more than the {sysinfo.available_memory() / 2**30:.1f} GiB free; use smaller layers"
+        )
+    if cfg.init.from_ is None:
+        rng = network.legacy_rng(cfg.init.seed)
+        return network.init_params(layers, cfg.init.scale, rng, dtype, cfg.init.per_layer)
+    params, _ = read_params(cfg.init.from_, key="init.from")
+    want = {f"W{l}": (layers[l], layers[l - 1]) for l in range(1, len(layers))}
+    want |= {f"b{l}": (layers[l], 1) for l in range(1, len(layers))}
+    for name, shape in want.items():
+        if name not in params or params[name].shape != shape:
+            found = params[name].shape if name in params else "nothing"
+            raise ConfigError(
+                f"init.from: {cfg.init.from_}: {name} must have shape {shape} for model.layers "
+                f"{layers}, found {found}"
+            )
+    return {k: params[k].astype(dtype) for k in want}
+
+
 def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None:
     """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log, the
     generator's state."""
@@ -278,8 +349,6 @@ def remove_partial_files(run_dir: Path) -> None:
 def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
     """The state saved by :func:`write_checkpoint` and the digest of the data it trained on."""
     import h5py
-
-    from dlcli.train import TrainState
 
     path = run_dir / CHECKPOINT
     try:
@@ -330,8 +399,8 @@ def finish_run(
 ) -> None:
     """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here."""
     write_params(run_dir / PARAMS, result.params, meta)
-    write_text(run_dir / "costs.csv", costs_csv(result.log))
-    atomic_write(run_dir / "cost.png", lambda tmp: plot_costs(tmp, result.log, learning_rate))
+    write_text(run_dir / COSTS, costs_csv(result.log))
+    atomic_write(run_dir / PLOT, lambda tmp: plot_costs(tmp, result.log, learning_rate))
     write_text(run_dir / METRICS, strict_json(metrics, indent=2) + "\n")
     _point_latest(run_dir.parent, run_dir)
 

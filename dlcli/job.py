@@ -1,0 +1,258 @@
+"""A whole training job: config -> data -> train -> run directory.
+
+:func:`run` starts a run or resumes one from its checkpoint, hashes the training data (a
+resume on other data is refused), trains, keeps the last finite parameters of a divergence,
+and writes the metrics. Nothing here prints: progress reaches the caller through
+``callback(iteration, cost)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from dlcli import data as data_mod
+from dlcli import runs
+from dlcli.config import Config, validate
+from dlcli.errors import ConfigError, DivergedError
+from dlcli.fileio import write_text
+from dlcli.model import network
+from dlcli.training.loop import train
+from dlcli.training.measure import accuracy
+from dlcli.training.plan import Options, init_note, iterations_of, options_from, resolve_engine
+from dlcli.training.state import Callback, StopTraining, TrainResult, TrainState
+
+
+def config_changes(cfg: Config, run_dir: Path) -> list[str]:
+    """``key: saved -> now`` for every key (but ``output``) where ``cfg`` differs from the
+    config a run directory was made with. The saved one goes through the schema, so keys
+    added since the run was made compare as their defaults."""
+    path = run_dir / runs.CONFIG
+    saved = validate(yaml.safe_load(path.read_text()), str(path)).to_dict()
+    return [
+        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {value!r}"
+        for section, values in cfg.to_dict().items()
+        if section != "output"
+        for key, value in values.items()
+        if saved.get(section, {}).get(key) != value
+    ]
+
+
+def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tuple[Path, TrainState]:
+    """The run to continue and its last checkpoint; refuses a run made differently."""
+    run_dir = out if out is not None else runs.find_run_to_resume(cfg.output.dir, name)
+    if not (run_dir / runs.CHECKPOINT).is_file():
+        raise ConfigError(f"--resume: {run_dir}: holds no {runs.CHECKPOINT} to resume from")
+
+    changed = config_changes(cfg, run_dir)
+    if changed:
+        raise ConfigError(
+            f"--resume: {run_dir} was trained with another config ({'; '.join(changed)}); "
+            "resume with the same config, or start a new run without --resume"
+        )
+    runs.remove_partial_files(run_dir)
+    state, saved_digest = runs.read_checkpoint(run_dir)
+    if saved_digest != digest:
+        raise ConfigError(
+            f"--resume: {run_dir} was trained on other data than {cfg.data.train or 'data.generate'} holds now"
+        )
+    if (run_dir / runs.METRICS).is_file():
+        raise ConfigError(f"--resume: {run_dir} already finished its {state.iteration} iterations")
+    return run_dir, state
+
+
+def _new_run(
+    cfg: Config, name: str, out: Path | None, dataset: data_mod.Dataset, force: bool
+) -> tuple[Path, network.Params]:
+    """The initial parameters (checked against the data and free memory first) and a new
+    run directory holding the config."""
+    m, n_y = dataset.X_train.shape[1], dataset.Y_train.shape[0]
+    if cfg.data.stream:  # one batch is in memory at a time
+        m = min(m, cfg.train.batch_size)
+    params = runs.initial_params(cfg, dataset.n_x, m, n_y)
+    run_dir = runs.create_run_dir(
+        out or cfg.output.dir / name, cfg.to_dict(), force=force, note=init_note(cfg)
+    )
+    return run_dir, params
+
+
+def _training_data(cfg: Config, dataset: data_mod.Dataset) -> tuple[Any, np.ndarray, str]:
+    """X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the SHA-256 of both that a resume
+    checks. X is a data.CourseStream with ``data.stream: true``."""
+    dtype = np.dtype(cfg.train.dtype)
+    Y = dataset.Y_train.astype(dtype)
+    if cfg.data.stream:  # a data.CourseStream: batches come from disk, in dtype
+        X = dataset.X_train.astype(dtype)
+        return X, Y, X.digest(Y)
+    X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
+    sha = hashlib.sha256(memoryview(X).cast("B"))  # no copy of X
+    sha.update(np.ascontiguousarray(Y).tobytes())
+    return X, Y, sha.hexdigest()
+
+
+def _salvage(exc: DivergedError, run_dir: Path, meta: dict[str, Any]) -> DivergedError:
+    """Write a divergence's last finite parameters and cost log into the run directory;
+    the error to raise, saying where they are."""
+    runs.write_params(run_dir / runs.PARAMS, exc.last_finite.params, meta)
+    write_text(run_dir / runs.COSTS, runs.costs_csv(exc.last_finite.log))
+    return DivergedError(
+        f"{exc}; the last parameters with a finite cost are in {run_dir / runs.PARAMS}"
+    )
+
+
+def _split_metrics(
+    cfg: Config,
+    dataset: data_mod.Dataset,
+    split: str,
+    X: np.ndarray,
+    Y: np.ndarray,
+    params: network.Params,
+) -> dict[str, Any]:
+    """Accuracy of a classifier, or MSE, MAE and R^2 of a regression (in the table's own
+    units), of ``params`` on one split (X (n_x, m), Y (n_y, m))."""
+    hidden, output = cfg.model.hidden_activation, cfg.model.output_activation
+    if output != "linear":
+        return {f"{split}_accuracy": accuracy(X, Y, params, hidden, output)}
+    from dlcli.evaluate import regression_metrics
+
+    AL, _ = network.forward(X, params, hidden, output)
+    if dataset.preprocessing["kind"] == "table":  # in the table's own units
+        AL, Y = (data_mod.unscale_target(dataset.preprocessing, a) for a in (AL, Y))
+    found = regression_metrics(Y, AL)
+    return {f"{split}_{k}": found[k] for k in ("mse", "mae", "r2")}
+
+
+def _metrics(
+    cfg: Config,
+    dataset: data_mod.Dataset,
+    result: TrainResult,
+    options: Options,
+    iterations: int,
+    run_dir: Path,
+) -> dict[str, Any]:
+    """What ``metrics.json`` holds: the result's figures, then each split's scores."""
+    m = dataset.X_train.shape[1]
+    metrics: dict[str, Any] = {
+        "final_cost": result.final_cost,
+        "iterations": result.iterations,
+        "epochs": result.iterations / -(-m // (options.batch_size or m)),
+        "train_seconds": result.train_seconds,
+        "checkpoint_seconds": result.checkpoint_seconds,
+        "engine": result.engine,
+        "optimizer": options.optimizer,
+        "train_examples": int(m),
+        "run_dir": str(run_dir),
+    }
+    if cfg.train.early_stopping is not None:
+        metrics["stopped_early"] = result.iterations < iterations
+        metrics["best_iteration"] = result.best_iteration
+    splits = {
+        "train": (dataset.X_train, dataset.Y_train),
+        "validation": (dataset.X_val, dataset.Y_val),
+        "test": (dataset.X_test, dataset.Y_test),
+    }
+    for split, (X_s, Y_s) in splits.items():
+        if X_s is None:
+            continue
+        if split == "train" and cfg.data.stream:  # config: streaming is for classifiers only
+            # Found in train()'s final pass over the file, with the final cost.
+            metrics["train_accuracy"] = result.final_accuracy
+        else:
+            metrics |= _split_metrics(cfg, dataset, split, X_s, Y_s, result.params)
+        if split != "train":
+            metrics[f"{split}_examples"] = int(X_s.shape[1])
+    return metrics
+
+
+def run(
+    cfg: Config,
+    name: str,
+    out: Path | None = None,
+    callback: Callback | None = None,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    on_start: Callable[[int], None] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """The whole job: load data, initialise, train, write the run directory.
+
+    Every check that a user's input can fail happens before the run directory is made. The
+    run directory is ``out`` or ``<output.dir>/<name>`` (``-2``, ``-3``, ... when taken).
+
+    Parameters
+    ----------
+    resume : continue the run in ``out`` (or the newest run of ``name``) from its checkpoint
+    force : replace a run already in the run directory
+    on_start : called with the number of iterations once it is known (``train.epochs``
+        makes it depend on the data)
+
+    Raises
+    ------
+    StopTraining
+        From ``callback``, after a checkpoint; ``run_dir`` is set on it.
+
+    Returns
+    -------
+    run_dir : the directory written
+    metrics : what ``metrics.json`` holds
+    """
+    dataset = data_mod.load(cfg.data, cfg.model.output_activation)
+    X, Y, digest = _training_data(cfg, dataset)
+    options = options_from(cfg)
+    iterations = iterations_of(cfg, X.shape[1])
+    # Refuses an impossible engine before the run directory exists (train() decides auto).
+    resolve_engine(
+        cfg.train.engine,
+        list(cfg.model.layers),
+        X.shape[1],
+        iterations,
+        options,
+        streamed=cfg.data.stream,
+        itemsize=np.dtype(cfg.train.dtype).itemsize,
+    )
+    params, state = None, None
+    if resume:
+        run_dir, state = _resume_point(cfg, name, out, digest)
+    else:
+        run_dir, params = _new_run(cfg, name, out, dataset, force)
+    meta = runs.model_meta(cfg, dataset)
+    validation = None
+    if dataset.X_val is not None:
+        dtype = np.dtype(cfg.train.dtype)
+        validation = (dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype))
+    if on_start is not None:
+        on_start(iterations)
+    try:
+        result = train(
+            X,
+            Y,
+            params,
+            hidden=cfg.model.hidden_activation,
+            output=cfg.model.output_activation,
+            learning_rate=cfg.train.learning_rate,
+            iterations=iterations,
+            log_every=cfg.train.log_every,
+            engine=cfg.train.engine,
+            options=options,
+            validation=validation,
+            callback=callback,
+            checkpoint=partial(runs.write_checkpoint, run_dir, data_digest=digest),
+            checkpoint_every=cfg.train.checkpoint_every,
+            resume=state,
+        )
+    except StopTraining as stop:
+        stop.run_dir, stop.total = run_dir, iterations
+        raise
+    except DivergedError as exc:
+        if exc.last_finite is None:
+            raise
+        raise _salvage(exc, run_dir, meta) from None
+    metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
+    runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate)
+    return run_dir, metrics
