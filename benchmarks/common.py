@@ -43,7 +43,7 @@ def load_cat(cat_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     X : ndarray of shape (12288, 209), float64 pixels / 255, C-contiguous
     Y : ndarray of shape (1, 209), float64 labels
     """
-    from dlcli.data import read_course_h5
+    from dlcli.data.course import read_course_h5
 
     X, Y, _, _ = read_course_h5(cat_files(cat_dir)[0])
     return np.ascontiguousarray(X), Y

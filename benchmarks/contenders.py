@@ -55,8 +55,8 @@ def course_style(X: np.ndarray, Y: np.ndarray, params: dict, iterations: int) ->
 def dlcli_engine(
     X: np.ndarray, Y: np.ndarray, params: dict, iterations: int, *, engine: str
 ) -> Outcome:
-    """``dlcli.train.train`` with ``engine`` ("direct" or "gram"), in the dtype of X."""
-    from dlcli.train import train
+    """``dlcli.training.loop.train`` with ``engine`` ("direct" or "gram"), in the dtype of X."""
+    from dlcli.training.loop import train
 
     start = time.perf_counter()
     result = train(

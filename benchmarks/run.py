@@ -371,7 +371,7 @@ def cli_table(times: dict[str, list], runs: int) -> list[str]:
 
 def targets_table(records: dict, seconds: dict, cli: dict, iterations: int) -> list[str]:
     """The issue's targets, judged on medians; speed ratios also from the fastest runs."""
-    from dlcli.train import choose_engine
+    from dlcli.training.plan import choose_engine
 
     picked = choose_engine(LAYERS, 209, ITERATIONS)
     ours = seconds[f"dlcli-{picked}-f64"]

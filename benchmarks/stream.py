@@ -8,7 +8,7 @@ in-memory path on a smaller file, peak RSS and examples per second; a markdown t
    4.06 GB) and the small one (``--memory-examples``) into ``--dir`` (default: the temporary
    folder), after checking there is room. Both are deleted at the end unless ``--keep``.
 2. Each case trains one epoch (``train.epochs: 1``, ``train.batch_size``, Adam, the layers
-   given) in a fresh child process through ``dlcli.train.run``, the path ``dlcli train``
+   given) in a fresh child process through ``dlcli.job.run``, the path ``dlcli train``
    takes. The child reports its peak RSS (``getrusage(RUSAGE_SELF).ru_maxrss``, what
    ``RUSAGE_CHILDREN`` gives the parent for it) and the run's metrics. Cases:
    - in memory, small file (``train.shuffle: blocks``, so the same batches as streaming);
@@ -39,7 +39,7 @@ CHILD = """
 import json, resource, sys, time
 from pathlib import Path
 from dlcli.config import load_config
-from dlcli.train import run
+from dlcli.job import run
 cfg_path, overrides = Path(sys.argv[1]), sys.argv[2:]
 start = time.perf_counter()
 _, metrics = run(load_config(cfg_path, overrides), "bench", force=True)

@@ -1,7 +1,7 @@
 """Scaling sweep: where the direct path wins and where the Gram engine does.
 
 On seeded synthetic data of the cat model's architecture ([n_x, 20, 7, 5, 1]) it runs a few
-iterations of ``dlcli.train.train`` with each engine and asks ``choose_engine`` which it would
+iterations of ``dlcli.training.loop.train`` with each engine and asks ``choose_engine`` which it would
 pick for a 2500-iteration run.
 
 ``train()`` calls ``callback(i, cost)`` once per iteration, so the gaps between successive
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from common import HIDDEN, ITERATIONS, LEARNING_RATE, OUTPUT, initial_params, synthetic
 
-from dlcli.train import choose_engine, train
+from dlcli.training.loop import train
+from dlcli.training.plan import choose_engine
 
 HIDDEN_LAYERS = [20, 7, 5, 1]
 M_POINTS = [100, 209, 500, 1000, 2000, 5000, 10000]  # at n_x = 12288

@@ -18,16 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dlcli.data.load import load as load_data
 from dlcli.model.sizes import (
     Flops,
     Memory,
     data_mismatch,
     flops,
-    gram_bytes,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
     gram_flops,
     memory,
     parameter_count,
 )
+from dlcli.training.plan import iterations_of, options_from, resolve_engine
 
 if TYPE_CHECKING:
     from dlcli.config import Config
@@ -263,10 +264,7 @@ def audit_config(cfg: Config) -> Audit:
         When the data cannot be loaded; a shape mismatch is not raised but reported in
         ``Audit.mismatch``.
     """
-    from dlcli import data as data_mod
-    from dlcli.training.plan import iterations_of, options_from, resolve_engine
-
-    dataset = data_mod.load(cfg.data, cfg.model.output_activation)
+    dataset = load_data(cfg.data, cfg.model.output_activation)
     layers, m = list(cfg.model.layers), dataset.X_train.shape[1]
     # What training would run (as train() decides it); an engine that cannot run is an error.
     engine = resolve_engine(

@@ -11,21 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from dlcli import data as data_mod
 from dlcli.config import Config
+from dlcli.data.load import load as load_data
 from dlcli.errors import ConfigError, ModelFileError
 from dlcli.model import network
-from dlcli.model.gradcheck import (
-    EPSILON,
-    SEED,
-    THRESHOLD,
-    WORST,
-    GradCheck,
-    check_gradients,
-    check_options,
-)
-from dlcli.runs import find_model, read_params
-from dlcli.train import initial_params
+from dlcli.model.gradcheck import EPSILON, SEED, THRESHOLD, WORST, check_gradients, check_options
+from dlcli.model.gradcheck_results import GradCheck
+from dlcli.runs import find_model, initial_params, read_params
 
 EXAMPLES = 8
 COORDS = 100
@@ -75,7 +67,7 @@ def check_config(
         Always in float64, whatever ``train.dtype`` says.
     """
     check_options(epsilon, threshold, coords, examples, seed)
-    dataset = data_mod.load(cfg.data, cfg.model.output_activation)  # as training does
+    dataset = load_data(cfg.data, cfg.model.output_activation)  # as training does
     m = dataset.X_train.shape[1]
     rng = np.random.default_rng(seed)
     columns = np.sort(rng.choice(m, size=min(examples, m), replace=False))

@@ -23,7 +23,7 @@ class ModelFileError(DlcliError):
 class DivergedError(DlcliError):
     kind = "diverged"
 
-    #: The last parameters whose cost was finite (a ``dlcli.train.TrainResult``), if any.
+    #: The last parameters whose cost was finite (a ``dlcli.training.state.TrainResult``), if any.
     last_finite = None
 
 

@@ -14,20 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from dlcli import data as data_mod
 from dlcli.config import validate
+from dlcli.data import tables
+from dlcli.data.course import read_course_file
+from dlcli.data.load import load as load_data
 from dlcli.errors import DataError, DlcliError
 from dlcli.images import write_grid
 from dlcli.metrics import classification_metrics, regression_metrics, softmax_metrics
 from dlcli.model import network
 from dlcli.model.activations import ACTIVATIONS
-from dlcli.predict import (
-    Model,
-    check_threshold,
-    label_probability,
-    output_logits,
-    table_columns,
-)
+from dlcli.predict import Model, check_threshold, label_probability, output_logits, table_columns
 
 
 @dataclass
@@ -84,7 +80,7 @@ def _evaluate(
         AL, Y_out = network.softmax(ZL), Y[0].astype(np.int64)
     else:
         if model.is_table:
-            ZL = data_mod.unscale_target(model.preprocessing, ZL)  # in the table's units
+            ZL = tables.unscale_target(model.preprocessing, ZL)  # in the table's units
         metrics = regression_metrics(Y, ZL)  # a linear output's AL is ZL
         if model.is_table:
             metrics["target"] = model.preprocessing["target"]
@@ -150,7 +146,7 @@ def evaluate_split(model: Model, *, threshold: float = 0.5) -> Evaluation:
     else:
         source = str(cfg.data.train)
     try:
-        dataset = data_mod.load(cfg.data, cfg.model.output_activation)
+        dataset = load_data(cfg.data, cfg.model.output_activation)
     except DlcliError as exc:
         raise DataError(
             f"{where}: making its test split again (data.test_fraction {fraction:g} of "
@@ -172,7 +168,7 @@ def evaluate_split(model: Model, *, threshold: float = 0.5) -> Evaluation:
     if model.output == "softmax":
         Y = network.labels(Y, "softmax")  # one-hot (K, m) -> labels (1, m)
     if model.is_table:
-        Y = data_mod.unscale_target(dataset.preprocessing, Y)  # as training reported it
+        Y = tables.unscale_target(dataset.preprocessing, Y)  # as training reported it
     described = (
         f"the test split of {source}: data.test_fraction {fraction:g}, "
         f"data.split_seed {cfg.data.split_seed}, {X.shape[1]} examples"
@@ -203,7 +199,7 @@ def evaluate_files(
     Xs, Ys = [], []
     for path in data:
         # Any class count is read; the model's own classes are checked below.
-        read = data_mod.read_course_file(path, key, output="softmax")
+        read = read_course_file(path, key, output="softmax")
         where = f"{key} {path}"
         if read.preprocessing["kind"] != model.preprocessing["kind"] or (
             model.is_image and read.example_shape != model.example_shape
@@ -246,7 +242,7 @@ def evaluate_tables(model: Model, data: Sequence[Path], *, key: str = "DATA.csv"
         Ys.append(Y)
     X_raw = np.concatenate(Xs, axis=1)  # (n_x, m)
     Y = np.concatenate(Ys, axis=1)  # (1, m)
-    X, _ = data_mod.apply_table(model.preprocessing, X_raw)
+    X, _ = tables.apply_table(model.preprocessing, X_raw)
     return _evaluate(model, X, Y, [str(p) for p in data], 0.5)
 
 
@@ -283,8 +279,3 @@ def mislabeled_grid(evaluation: Evaluation, model: Model, out: Path, threshold: 
         title = f"Mislabeled: {wrong.size} of {m} pictures{more}"
     write_grid(out, pictures, titles, title, title_colors=["firebrick"] * len(titles))
     return int(wrong.size)
-
-
-# TEMPORARY SHIM (issue 12): removed by the lead at merge. The metric formulas moved to
-# dlcli.metrics; old `from dlcli.evaluate import confusion_matrix` importers still work.
-from dlcli.metrics import confusion_matrix  # noqa: E402, F401

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dlcli.errors import ImageError
+from dlcli.fileio import atomic_write
 
 # The Pillow formats read, each with the extensions a directory is searched for. No other
 # format is ever tried (EPS, for one, would run Ghostscript).
@@ -243,8 +244,6 @@ def write_grid(
     title_colors : one matplotlib colour per caption, default black
     """
     from matplotlib.figure import Figure
-
-    from dlcli.fileio import atomic_write
 
     n = len(pictures)
     cols = max(1, min(columns, n))

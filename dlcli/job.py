@@ -17,11 +17,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from dlcli import data as data_mod
 from dlcli import runs
 from dlcli.config import Config, validate
+from dlcli.data.load import Dataset
+from dlcli.data.load import load as load_data
+from dlcli.data.tables import unscale_target
 from dlcli.errors import ConfigError, DivergedError
 from dlcli.fileio import write_text
+from dlcli.metrics import regression_metrics
 from dlcli.model import network
 from dlcli.training.loop import train
 from dlcli.training.measure import accuracy
@@ -68,7 +71,7 @@ def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tupl
 
 
 def _new_run(
-    cfg: Config, name: str, out: Path | None, dataset: data_mod.Dataset, force: bool
+    cfg: Config, name: str, out: Path | None, dataset: Dataset, force: bool
 ) -> tuple[Path, network.Params]:
     """The initial parameters (checked against the data and free memory first) and a new
     run directory holding the config."""
@@ -82,7 +85,7 @@ def _new_run(
     return run_dir, params
 
 
-def _training_data(cfg: Config, dataset: data_mod.Dataset) -> tuple[Any, np.ndarray, str]:
+def _training_data(cfg: Config, dataset: Dataset) -> tuple[Any, np.ndarray, str]:
     """X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the SHA-256 of both that a resume
     checks. X is a data.CourseStream with ``data.stream: true``."""
     dtype = np.dtype(cfg.train.dtype)
@@ -108,7 +111,7 @@ def _salvage(exc: DivergedError, run_dir: Path, meta: dict[str, Any]) -> Diverge
 
 def _split_metrics(
     cfg: Config,
-    dataset: data_mod.Dataset,
+    dataset: Dataset,
     split: str,
     X: np.ndarray,
     Y: np.ndarray,
@@ -119,18 +122,16 @@ def _split_metrics(
     hidden, output = cfg.model.hidden_activation, cfg.model.output_activation
     if output != "linear":
         return {f"{split}_accuracy": accuracy(X, Y, params, hidden, output)}
-    from dlcli.evaluate import regression_metrics
-
     AL, _ = network.forward(X, params, hidden, output)
     if dataset.preprocessing["kind"] == "table":  # in the table's own units
-        AL, Y = (data_mod.unscale_target(dataset.preprocessing, a) for a in (AL, Y))
+        AL, Y = (unscale_target(dataset.preprocessing, a) for a in (AL, Y))
     found = regression_metrics(Y, AL)
     return {f"{split}_{k}": found[k] for k in ("mse", "mae", "r2")}
 
 
 def _metrics(
     cfg: Config,
-    dataset: data_mod.Dataset,
+    dataset: Dataset,
     result: TrainResult,
     options: Options,
     iterations: int,
@@ -202,7 +203,7 @@ def run(
     run_dir : the directory written
     metrics : what ``metrics.json`` holds
     """
-    dataset = data_mod.load(cfg.data, cfg.model.output_activation)
+    dataset = load_data(cfg.data, cfg.model.output_activation)
     X, Y, digest = _training_data(cfg, dataset)
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])

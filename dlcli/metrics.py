@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcli.model.activations import ACTIVATIONS
 from dlcli.model.network import (
     categorical_cross_entropy_from_logits,
     cross_entropy_from_logits,
@@ -67,8 +68,6 @@ def classification_metrics(Y: np.ndarray, ZL: np.ndarray, threshold: float = 0.5
     lists, ``[[TN, FP], [FN, TP]]``), ``log_loss`` (the cross-entropy cost, computed from ZL
     so it stays finite however confident a wrong prediction is), ``examples``, ``threshold``
     """
-    from dlcli.model.activations import ACTIVATIONS
-
     AL = ACTIVATIONS["sigmoid"][0](ZL)
     Y_pred = labels_of(AL, "sigmoid", threshold)
     (tn, fp), (fn, tp) = confusion_matrix(Y, Y_pred).tolist()

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from dlcli.data import apply_table, csv_numbers, read_csv_rows, unscale_target
+from dlcli.data.tables import apply_table, csv_numbers, read_csv_rows, unscale_target
 from dlcli.errors import DataError, DlcliError, ImageError, ModelFileError
 from dlcli.images import find_pictures, read_image
 from dlcli.model import network
@@ -464,26 +464,3 @@ def predict_table(model: Model, path: Path, key: str = "--csv") -> TablePredicti
     X, _ = apply_table(model.preprocessing, X_raw)  # (n_x, m)
     values = unscale_target(model.preprocessing, output_logits(model, X))[0]  # (m,)
     return TablePrediction(header, [row for _, row in body], column, values)
-
-
-# TEMPORARY SHIM (issue 12): removed by the lead at merge. The evaluation moved to
-# dlcli.evaluate, which imports this module; old `from dlcli.predict import evaluate_files`
-# importers reach it through this hook, not an import at the top that would make a cycle.
-from dlcli.runs import NO_MODEL  # noqa: E402, F401
-
-_MOVED_TO_EVALUATE = (
-    "Evaluation",
-    "evaluate_default",
-    "evaluate_split",
-    "evaluate_files",
-    "evaluate_tables",
-    "mislabeled_grid",
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_EVALUATE:
-        from dlcli import evaluate
-
-        return getattr(evaluate, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

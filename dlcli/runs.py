@@ -31,7 +31,7 @@ from dlcli.training.state import TrainResult, TrainState
 
 if TYPE_CHECKING:
     from dlcli.config import Config
-    from dlcli.data import Dataset
+    from dlcli.data.load import Dataset
 
 FORMAT_VERSION = 1
 LATEST = "latest"

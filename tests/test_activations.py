@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlcli.config import Activation
+from dlcli.config.schema import Activation
 from dlcli.model.activations import ACTIVATIONS, LEAKY_SLOPE
 
 EPS = 1e-6

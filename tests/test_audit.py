@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from dlcli import audit
 from dlcli.cli import app
 from dlcli.config import load_config
-from dlcli.model import network
-from dlcli.train import memory_estimate
+from dlcli.model import network, sizes
+from dlcli.model.sizes import memory_estimate
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 FLOWER = str(CONFIGS / "flower.yaml")
@@ -104,7 +104,7 @@ def test_cat_4layer_memory_is_the_one_estimate(cat_report: audit.Audit) -> None:
     assert memory.total == 24_648_304 + 449_768
     # The figure training checks against free memory (before choosing the engine) is this one.
     assert memory_estimate(cat_report.layers, m, f64) == memory.total - memory.gram
-    assert audit.memory(cat_report.layers, m, 4, "gram").total * 2 == memory.total
+    assert sizes.memory(cat_report.layers, m, 4, "gram").total * 2 == memory.total
 
 
 def test_cat_4layer_on_the_command_line(cat_overrides: list[str], in_tmp: Path) -> None:
@@ -163,7 +163,7 @@ def test_flops_are_the_products_the_network_runs(layers: list[int], m: int, hidd
     forward = sum(_CountingArray.products)
     network.backward(AL, Y, caches, params, hidden)
     backward = sum(_CountingArray.products) - forward
-    assert audit.flops(layers, m) == audit.Flops(forward=forward, backward=backward)
+    assert sizes.flops(layers, m) == sizes.Flops(forward=forward, backward=backward)
     assert len(_CountingArray.products) == 3 * (len(layers) - 1) - 1
 
 
@@ -371,7 +371,7 @@ def test_dry_run_of_a_streamed_config_counts_one_batch(in_tmp: Path) -> None:
         "A[l] and dZ[l]: the figure training checks against free memory. Shapes and FLOPs are "
         "of all 230 examples: one epoch, not one batch.",
     }
-    # The figure dlcli.train.run checks before a streamed run (m = min(m, batch_size)).
+    # The figure dlcli.job.run checks before a streamed run (m = min(m, batch_size)).
     assert memory_estimate([108, 5, 1], 50, 8) == 59_616
     # Loaded instead of streamed, the same config holds all 230 columns.
     loaded = json.loads(

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from dlcli import __version__
 from dlcli.cli import app
 from dlcli.config import load_config
-from dlcli.data import flower
+from dlcli.data.generated import flower
 
 REPO = Path(__file__).resolve().parents[1]
 FLOWER = REPO / "configs" / "flower.yaml"

@@ -25,7 +25,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from dlcli.cli import app
-from dlcli.data import flower
+from dlcli.data.generated import flower
 
 FLOWER = Path(__file__).resolve().parents[1] / "configs" / "flower.yaml"
 DLCLI = [sys.executable, "-m", "dlcli"]

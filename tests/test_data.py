@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from dlcli.config import validate
-from dlcli.data import FLOWER_CLASSES, flower, load, read_course_h5
+from dlcli.data.course import read_course_h5
+from dlcli.data.generated import FLOWER_CLASSES, flower
+from dlcli.data.load import load
 from dlcli.errors import DataError, DlcliError
 
 M = 5

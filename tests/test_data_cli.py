@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from dlcli.cli import app
 from dlcli.config import validate
-from dlcli.data import flower, load, read_course_file
+from dlcli.data.course import read_course_file
+from dlcli.data.generated import flower
+from dlcli.data.load import load
 from dlcli.errors import DataError
 from dlcli.images import read_image
 
@@ -257,7 +259,8 @@ def test_folder_to_h5_to_train_to_predict(photos: Path) -> None:
         assert row["label"] == name.split("/")[0]
         assert row["probability"] > 0.5
 
-    from dlcli.predict import evaluate_files, load_model
+    from dlcli.evaluate import evaluate_files
+    from dlcli.predict import load_model
 
     evaluation = evaluate_files(load_model(), [Path("test_mine.h5")])
     assert evaluation.metrics["accuracy"] == 1.0
@@ -389,7 +392,7 @@ def test_flower_options(in_tmp: Path) -> None:
     )
 
 
-# ---------------------------------------------------------------- float features in data.py
+# ---------------------------------------------------------------- float features in dlcli/data/
 
 
 def test_float_features_must_be_finite(in_tmp: Path) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dlcli.model import network
-from dlcli.train import choose_engine, train
+from dlcli.training.loop import train
+from dlcli.training.plan import choose_engine
 
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
 
@@ -49,7 +50,9 @@ def test_gram_equals_direct(seed: int) -> None:
 def test_gram_state_with_b1_apart_resumes_equal_to_direct(l2: float) -> None:
     # Without L2 the Gram engine keeps b1 inside C (its state holds b1_0); a checkpoint written
     # before that (b1 a parameter of its own, as with L2) must still continue the same curve.
-    from dlcli.train import ENGINES, Options, TrainState
+    from dlcli.training.engines import ENGINES
+    from dlcli.training.plan import Options
+    from dlcli.training.state import TrainState
 
     X, Y = _case(3)[1:3]
     layers = [X.shape[0], 6, 4, 1]
@@ -71,7 +74,7 @@ def test_gram_state_with_b1_apart_resumes_equal_to_direct(l2: float) -> None:
 
 
 def test_gram_reproduces_the_course_cat_curve(cat_files) -> None:
-    from dlcli.data import read_course_h5
+    from dlcli.data.course import read_course_h5
 
     X, Y, _, _ = read_course_h5(cat_files[0])
     layers = [12288, 20, 7, 5, 1]
@@ -139,7 +142,7 @@ def test_auto_steps_aside_when_k_does_not_fit(monkeypatch: pytest.MonkeyPatch) -
     # bytes. On a machine with less free, auto runs direct and an explicit gram is refused.
     from dlcli import sysinfo
     from dlcli.errors import ConfigError
-    from dlcli.train import Options, resolve_engine
+    from dlcli.training.plan import Options, resolve_engine
 
     layers, m = [12288, 20, 7, 5, 1], 209
     monkeypatch.setattr(sysinfo, "available_memory", lambda: 449_768)

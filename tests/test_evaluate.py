@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dlcli.cli import app
-from dlcli.evaluate import classification_metrics, confusion_matrix, regression_metrics
+from dlcli.metrics import classification_metrics, confusion_matrix, regression_metrics
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -213,7 +213,7 @@ def test_mislabeled_grid(cat_overrides: list[str], in_tmp: Path) -> None:
 
 def test_mislabeled_grid_with_none_wrong(tmp_path: Path, in_tmp: Path) -> None:
     """A data set the model gets all right: the figure says so."""
-    from dlcli.datasets import write_course_h5
+    from dlcli.data.write import write_course_h5
 
     W = np.zeros((1, 12)) + 0.01  # bright pictures -> cat, dark -> non-cat
     pixels = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (0, 255, 10, 250)])

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dlcli.cli import app
-from dlcli.data import housing, spiral
+from dlcli.data.generated import housing, spiral
 
 # ---------------------------------------------------------------- spiral
 

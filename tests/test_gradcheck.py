@@ -20,8 +20,8 @@ from dlcli import checks
 from dlcli.cli import app
 from dlcli.config import load_config
 from dlcli.errors import DlcliError
+from dlcli.model import battery, network
 from dlcli.model import gradcheck as gc
-from dlcli.model import network
 from dlcli.model.activations import ACTIVATIONS, tanh
 from dlcli.runs import write_params
 
@@ -370,7 +370,7 @@ def test_the_battery_covers_every_activation_output_and_depth_and_passes() -> No
             ("linear", True, True),
         )
     }
-    assert {c.layers[-1] for c in cases if c.output == "softmax"} == {gc.BATTERY_CLASSES}
+    assert {c.layers[-1] for c in cases if c.output == "softmax"} == {battery.BATTERY_CLASSES}
     assert "relu-softmax-depth2" in {c.name for c in cases}
     assert {"tanh-sigmoid-depth2-l2", "relu-sigmoid-depth2-dropout"} <= {c.name for c in cases}
     assert len({c.name for c in cases}) == len(cases)

@@ -10,8 +10,8 @@ import yaml
 
 from dlcli.config import load_config
 from dlcli.errors import ConfigError
+from dlcli.job import run
 from dlcli.model import network
-from dlcli.train import run
 
 FLOWER = Path(__file__).resolve().parents[1] / "configs" / "flower.yaml"
 

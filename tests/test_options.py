@@ -17,14 +17,18 @@ import numpy as np
 import pytest
 
 from dlcli import checks
-from dlcli import data as data_mod
 from dlcli.config import load_config, validate
+from dlcli.data.load import load as load_data
+from dlcli.data.load import one_hot
 from dlcli.errors import ConfigError
+from dlcli.job import run
 from dlcli.model import gradcheck as gc
 from dlcli.model import network
 from dlcli.model.optimizers import Hyper
 from dlcli.runs import plot_costs, read_params
-from dlcli.train import Options, StopTraining, iterations_of, run, train
+from dlcli.training.loop import train
+from dlcli.training.plan import Options, iterations_of
+from dlcli.training.state import StopTraining
 
 FLOWER = Path(__file__).resolve().parents[1] / "configs" / "flower.yaml"
 ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
@@ -663,7 +667,7 @@ def test_run_on_the_flower_stops_early_and_keeps_the_best(in_tmp: Path) -> None:
     assert json.loads((run_dir / "metrics.json").read_text()) == metrics
     # params.h5 holds the best row's parameters: its validation cost, recomputed.
     params, _ = read_params(run_dir / "params.h5")
-    dataset = data_mod.load(cfg.data)  # splits off data.validation_fraction as run() does
+    dataset = load_data(cfg.data)  # splits off data.validation_fraction as run() does
     assert metrics["validation_examples"] == dataset.X_val.shape[1] == 100
     AL, caches = network.forward(dataset.X_val, params, "tanh", "sigmoid")
     assert network.cost(caches[-1][1], dataset.Y_val, "sigmoid") == pytest.approx(
@@ -688,7 +692,7 @@ def test_run_that_keeps_improving_does_not_stop_early(in_tmp: Path) -> None:
     # checked once more at the end, were better still, and are the ones kept.
     assert metrics["best_iteration"] == 800
     params, _ = read_params(run_dir / "params.h5")
-    dataset = data_mod.load(cfg.data)
+    dataset = load_data(cfg.data)
     _, caches = network.forward(dataset.X_val, params, "tanh", "sigmoid")
     last_row = float(rows[-1].split(",")[3])
     assert network.cost(caches[-1][1], dataset.Y_val, "sigmoid") < last_row
@@ -882,7 +886,7 @@ def test_config_refuses_impossible_options(raw: dict, message: str) -> None:
 
 
 def test_config_options_reach_the_training_options() -> None:
-    from dlcli.train import options_from
+    from dlcli.training.plan import options_from
 
     cfg = validate(
         _with(
@@ -942,7 +946,7 @@ def test_gradcheck_of_a_config_checks_the_cost_it_trains() -> None:
     assert result.passed and result.relative_difference < 1e-9
     assert (result.layers, result.output, result.examples) == ([2, 5, 4, 2], "softmax", 6)
 
-    dataset = data_mod.one_hot(data_mod.load(cfg.data))
+    dataset = one_hot(load_data(cfg.data))
     rng = np.random.default_rng(3)
     columns = np.sort(rng.choice(dataset.X_train.shape[1], size=6, replace=False))
     X, Y = dataset.X_train[:, columns], dataset.Y_train[:, columns]  # Y (2, 6)

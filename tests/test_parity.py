@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dlcli.config import load_config
-from dlcli.train import run
+from dlcli.job import run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

@@ -15,9 +15,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dlcli.cli import app
-from dlcli.data import read_course_h5
+from dlcli.data.course import read_course_h5
+from dlcli.evaluate import evaluate_files
 from dlcli.images import read_image
-from dlcli.predict import evaluate_files, load_model, pixels_to_X
+from dlcli.predict import load_model, pixels_to_X
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -275,7 +276,7 @@ def test_fit_crop(cat_overrides: list[str], cat_files: tuple[Path, Path], in_tmp
 
 def test_grey_model(tmp_path: Path, in_tmp: Path) -> None:
     """A model trained on grey (m, h, w) pictures reads colour pictures as their luma."""
-    from dlcli.datasets import write_course_h5
+    from dlcli.data.write import write_course_h5
 
     rng = np.random.default_rng(3)
     bright = rng.integers(150, 256, size=(20, 8, 8), dtype=np.uint8)

@@ -20,10 +20,11 @@ from typer.testing import CliRunner
 
 from dlcli.cli import app
 from dlcli.config import validate
-from dlcli.data import load, spiral
-from dlcli.datasets import write_course_h5
+from dlcli.data.generated import spiral
+from dlcli.data.load import load
+from dlcli.data.write import write_course_h5
 from dlcli.errors import ModelFileError
-from dlcli.evaluate import softmax_metrics
+from dlcli.metrics import softmax_metrics
 from dlcli.predict import load_model
 from dlcli.runs import write_params
 

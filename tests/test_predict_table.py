@@ -19,7 +19,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dlcli.cli import app
-from dlcli.data import HOUSING_COLUMNS, housing, read_csv_table
+from dlcli.data.generated import HOUSING_COLUMNS, housing
+from dlcli.data.tables import read_csv_table
 from dlcli.runs import write_params
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

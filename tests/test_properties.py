@@ -418,7 +418,7 @@ def test_the_source_check_catches_what_it_forbids() -> None:
 
 
 def test_the_yaml_loader_is_a_safe_loader() -> None:
-    from dlcli import config
+    from dlcli.config import parse as config
 
     assert issubclass(config._Loader, yaml.SafeLoader)
     with pytest.raises(DlcliError, match="could not determine a constructor"):

@@ -14,12 +14,16 @@ import h5py
 import numpy as np
 import pytest
 
-from dlcli import data, sysinfo
+from dlcli import sysinfo
 from dlcli.config import load_config, validate
-from dlcli.datasets import write_flower, write_synth
+from dlcli.data import course
+from dlcli.data.write import write_flower, write_synth
 from dlcli.errors import ConfigError, DataError
+from dlcli.job import run
 from dlcli.model import network
-from dlcli.train import Options, StopTraining, run, train
+from dlcli.training.loop import train
+from dlcli.training.plan import Options
+from dlcli.training.state import StopTraining
 
 SIZE = 6  # 6x6x3 pictures: n_x = 108
 
@@ -31,8 +35,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _loaded_and_streamed(path: Path) -> tuple[data.CourseFile, data.CourseFile]:
-    return data.read_course_file(path), data.read_course_file(path, stream=True)
+def _loaded_and_streamed(path: Path) -> tuple[course.CourseFile, course.CourseFile]:
+    return course.read_course_file(path), course.read_course_file(path, stream=True)
 
 
 def test_synth_is_written_in_chunks_as_the_docstring_says(synth: Path) -> None:
@@ -76,8 +80,8 @@ def test_the_header_memory_check_refuses_loading_but_not_streaming(
     # A machine with 1 MiB free: the file (230 x 108 bytes, 9 x that to load) does not fit.
     monkeypatch.setattr(sysinfo, "available_memory", lambda: 2**17)
     with pytest.raises(DataError, match=r"needs 0\.0 GiB to load.*set data\.stream: true"):
-        data.read_course_file(synth)
-    streamed = data.read_course_file(synth, stream=True)
+        course.read_course_file(synth)
+    streamed = course.read_course_file(synth, stream=True)
     assert streamed.X.shape == (108, 230) and streamed.Y.shape == (1, 230)
 
 
@@ -114,17 +118,17 @@ def test_streaming_equals_in_memory_block_training_bit_for_bit(synth: Path) -> N
 
 
 def test_block_shuffle_reads_consecutive_blocks_each_once_per_epoch(synth: Path) -> None:
-    streamed = data.read_course_file(synth, stream=True).X
+    streamed = course.read_course_file(synth, stream=True).X
     seen: list[tuple[int, int]] = []
     columns = streamed.columns
 
-    class Recording(data.CourseStream):  # the real stream, its reads written down
+    class Recording(course.CourseStream):  # the real stream, its reads written down
         def columns(self, start: int, stop: int) -> np.ndarray:
             seen.append((start, stop))
             return columns(start, stop)
 
     recording = Recording(streamed.path, streamed.name, streamed.shape, False, "data.train")
-    Y = data.read_course_file(synth, stream=True).Y
+    Y = course.read_course_file(synth, stream=True).Y
     _train(recording, Y)
     batches = seen[:13]  # then the final cost's chunks, in order
     blocks = [(0, 50), (50, 100), (100, 150), (150, 200), (200, 230)]
@@ -136,7 +140,7 @@ def test_block_shuffle_reads_consecutive_blocks_each_once_per_epoch(synth: Path)
 
 
 def test_a_stop_mid_epoch_resumes_bit_exactly_from_disk(synth: Path) -> None:
-    streamed = data.read_course_file(synth, stream=True)
+    streamed = course.read_course_file(synth, stream=True)
     full = _train(streamed.X, streamed.Y)
     states = []
 
@@ -242,7 +246,7 @@ def test_config_refuses_streaming_it_cannot_do(change: dict, message: str) -> No
 def test_config_streaming_defaults() -> None:
     cfg = validate(copy.deepcopy(STREAM) | {"train": {"batch_size": 8}}, "cfg.yaml")
     assert cfg.data.stream is True and cfg.train.shuffle == "examples"  # blocks is implied
-    from dlcli.train import options_from
+    from dlcli.training.plan import options_from
 
     assert options_from(cfg).shuffle == "blocks"
     plain = validate({"data": {"train": "x.h5"}, "model": {"layers": [108, 1]}}, "cfg.yaml")
@@ -260,7 +264,7 @@ def test_streaming_memory_is_bounded_by_the_batch_not_the_file(tmp_path: Path) -
         import json, resource
         from pathlib import Path
         from dlcli.config import load_config
-        from dlcli.train import run
+        from dlcli.job import run
         _, metrics = run(load_config(Path({str(cfg)!r}), ["data.stream=true"]), "big")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print(json.dumps({{"peak": peak, "iterations": metrics["iterations"]}}))
@@ -286,7 +290,7 @@ def test_data_synth_writes_a_file_dlcli_streams(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert f"wrote {out}: 100 pictures 4x4x3 uint8" in done.output
     assert "--set data.stream=true" in done.output
-    streamed = data.read_course_file(out, stream=True)
+    streamed = course.read_course_file(out, stream=True)
     assert streamed.X.shape == (48, 100) and streamed.classes == ("dark", "bright")
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 1 and "exists already; pass --force" in again.output
@@ -300,13 +304,13 @@ def test_a_streamed_run_reads_the_file_once_after_training(
     # 230 examples in blocks of 50 for 5 epochs: 25 batch reads while training, then one
     # pass of 5 blocks gives both the final cost and the training accuracy.
     seen: list[tuple[int, int]] = []
-    columns = data.CourseStream.columns
+    columns = course.CourseStream.columns
 
-    def recording(self: data.CourseStream, start: int, stop: int) -> np.ndarray:
+    def recording(self: course.CourseStream, start: int, stop: int) -> np.ndarray:
         seen.append((start, stop))
         return columns(self, start, stop)
 
-    monkeypatch.setattr(data.CourseStream, "columns", recording)
+    monkeypatch.setattr(course.CourseStream, "columns", recording)
     _, metrics = run(load_config(_config(synth, tmp_path), ["data.stream=true"]), "once")
     assert metrics["iterations"] == 25 and metrics["train_accuracy"] > 0.7
     assert len(seen) == 25 + 5

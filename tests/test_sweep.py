@@ -19,13 +19,10 @@ from typer.testing import CliRunner
 
 from dlcli.cli import app
 from dlcli.errors import ConfigError
-from dlcli.sweep import (
-    blas_threads_per_worker,
-    load_sweep,
-    local_executor,
-    run_sweep,
-    sort_results,
-)
+from dlcli.sweep.executors import blas_threads_per_worker, local_executor
+from dlcli.sweep.results import sort_results
+from dlcli.sweep.run import run_sweep
+from dlcli.sweep.spec import load_sweep
 
 runner = CliRunner()
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

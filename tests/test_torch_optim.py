@@ -1,6 +1,6 @@
 """PyTorch as the oracle of issue 7's options, in float64.
 
-The first three steps of dlcli's gradient descent and Adam (through ``dlcli.train.train``)
+The first three steps of dlcli's gradient descent and Adam (through ``dlcli.training.loop.train``)
 equal ``torch.optim.SGD`` and ``torch.optim.Adam``; and the cost, AL and every dW, db equal
 autograd's with L2 (lambda / (2m) sum ||W||^2 added to torch's loss), dropout with a fixed
 mask (the same mask tensors multiplied in), a softmax output (``F.cross_entropy`` on the
@@ -22,7 +22,8 @@ F = torch.nn.functional
 
 from dlcli.model import network  # noqa: E402
 from dlcli.model.optimizers import Hyper  # noqa: E402
-from dlcli.train import Options, train  # noqa: E402
+from dlcli.training.loop import train  # noqa: E402
+from dlcli.training.plan import Options  # noqa: E402
 
 RTOL = 1e-9
 TORCH_ACTIVATIONS = {

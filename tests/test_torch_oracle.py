@@ -22,7 +22,7 @@ F = torch.nn.functional
 from typer.testing import CliRunner  # noqa: E402
 
 from dlcli.cli import app  # noqa: E402
-from dlcli.data import flower  # noqa: E402
+from dlcli.data.generated import flower  # noqa: E402
 from dlcli.model import network  # noqa: E402
 from dlcli.runs import read_params, write_params  # noqa: E402
 

@@ -18,17 +18,6 @@ import typer
 from dlcli import __version__
 from dlcli.cli import data, evaluate, gradcheck, predict, sweep, train
 
-# TEMPORARY SHIM (issue 12): removed by the lead at merge
-from dlcli.cli.data import ForceOpt  # noqa: F401
-from dlcli.cli.options import (  # noqa: F401
-    ConfigArg,
-    FitOpt,
-    ModelOpt,
-    SetOpt,
-    ThresholdOpt,
-    user_errors,
-)
-
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(

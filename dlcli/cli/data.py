@@ -64,12 +64,8 @@ def images(
     """
     with user_errors():
         from dlcli.cli.progress import Counter
-        from dlcli.datasets import (
-            build_from_folders,
-            check_writable,
-            output_paths,
-            write_folder_dataset,
-        )
+        from dlcli.data.folders import build_from_folders, write_folder_dataset
+        from dlcli.data.write import check_writable, output_paths
 
         train_path, test_path = output_paths(out, test_fraction > 0)
         check_writable([p for p in (train_path, test_path) if p is not None], force)
@@ -127,7 +123,7 @@ def info(
 ) -> None:
     """Show a data set: shapes, dtypes, classes and their balance; --grid draws thumbnails."""
     with user_errors():
-        from dlcli.datasets import describe, write_thumbnails
+        from dlcli.data.describe import describe, write_thumbnails
 
         if count < 1:
             raise DlcliError(f"--count: must be at least 1, found {count}")
@@ -155,7 +151,7 @@ def flower(
     list_classes (red, blue); data.train reads it back.
     """
     with user_errors():
-        from dlcli.datasets import check_writable, write_flower
+        from dlcli.data.write import check_writable, write_flower
 
         check_writable([out], force)
         write_flower(out, examples, seed)
@@ -182,7 +178,7 @@ def spiral(
     --model RUN FILE.h5 measures a spiral model on it.
     """
     with user_errors():
-        from dlcli.datasets import check_writable, write_spiral
+        from dlcli.data.write import check_writable, write_spiral
 
         check_writable([out], force)
         write_spiral(out, examples, classes, seed)
@@ -207,14 +203,14 @@ def housing(
 ) -> None:
     """Write the generated housing table (what data.generate housing makes) as a CSV file.
 
-    Columns size_m2, bedrooms, distance_km, income_k and price_k (the formula is in the
-    README); every number is written so it reads back bit for bit. Train on it with
+    Columns size_m2, bedrooms, distance_km, income_k and price_k (the formula is in
+    docs/config.md); every number is written so it reads back bit for bit. Train on it with
     data.train: FILE.csv and data.target: price_k.
     """
     with user_errors():
         from dlcli.cli.render import count
-        from dlcli.data import HOUSING_COLUMNS
-        from dlcli.datasets import check_writable, write_housing_csv
+        from dlcli.data.generated import HOUSING_COLUMNS
+        from dlcli.data.write import check_writable, write_housing_csv
 
         check_writable([out], force, suffix=".csv")
         write_housing_csv(out, examples, seed)
@@ -243,7 +239,7 @@ def synth(
     """
     with user_errors():
         from dlcli.cli.progress import Counter
-        from dlcli.datasets import check_writable, write_synth
+        from dlcli.data.write import check_writable, write_synth
 
         check_writable([out], force)
         with Counter("writing pictures") as counter:

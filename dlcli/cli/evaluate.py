@@ -58,7 +58,7 @@ def evaluate(
     again from that config.
     """
     with user_errors():
-        from dlcli.predict import evaluate_default, evaluate_files, mislabeled_grid
+        from dlcli.evaluate import evaluate_default, evaluate_files, mislabeled_grid
 
         loaded, threshold = model_and_threshold(model, threshold)
         if data:

@@ -55,7 +55,7 @@ def gradcheck(
         float,
         typer.Option(
             help="A relative difference below it passes. With eps = 1e-7 a correct backward "
-            "pass agrees to 1e-9 or better and a bug is off by 1e-3 or more (see the README).",
+            "pass agrees to 1e-9 or better and a bug is off by 1e-3 or more (see docs/math.md).",
         ),
     ] = 1e-7,
     json_out: Annotated[

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 ConfigArg = Annotated[
     Path,
-    typer.Argument(help="YAML config file (see the README for every key).", show_default=False),
+    typer.Argument(help="YAML config file (see docs/config.md for every key).", show_default=False),
 ]
 SetOpt = Annotated[
     list[str] | None,

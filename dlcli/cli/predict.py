@@ -118,7 +118,7 @@ def _predict_csv(model: Model, csv: Path, out: Path | None, force: bool, json_ou
     from dlcli.predict import predict_table
 
     if out is not None:
-        from dlcli.datasets import check_writable
+        from dlcli.data.write import check_writable
 
         check_writable([out], force, suffix=".csv")
     predicted = predict_table(model, csv)

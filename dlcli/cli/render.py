@@ -16,7 +16,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from dlcli.audit import Audit
-    from dlcli.model.gradcheck import BatteryCase, Coordinate, GradCheck
+    from dlcli.model.gradcheck_results import BatteryCase, Coordinate, GradCheck
 
 
 def show(*items: RenderableType, fit: Sequence[RenderableType] | None = None) -> None:

@@ -15,7 +15,7 @@ def sweep(
     sweep_file: Annotated[
         Path,
         typer.Argument(
-            help="Sweep file: base (a config path or mapping), grid and/or random (see the README).",
+            help="Sweep file: base (a config path or mapping), grid and/or random (see docs/sweep.md).",
             show_default=False,
         ),
     ],
@@ -63,7 +63,10 @@ def sweep(
 
     with user_errors():
         from dlcli.cli.progress import SweepProgress
-        from dlcli.sweep import dask_executor, load_sweep, local_executor, run_sweep, sort_results
+        from dlcli.sweep.executors import dask_executor, local_executor
+        from dlcli.sweep.results import sort_results
+        from dlcli.sweep.run import run_sweep
+        from dlcli.sweep.spec import load_sweep
 
         plan = load_sweep(sweep_file, out)
         executor = (

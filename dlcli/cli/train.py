@@ -59,7 +59,8 @@ def train(
     checkpoint and exits 130 / 143; --resume continues from it.
     """
     from dlcli.cli.progress import StopOnSignal, TrainProgress
-    from dlcli.train import StopTraining, run
+    from dlcli.job import run
+    from dlcli.training.state import StopTraining
 
     with user_errors():
         cfg = read_config(config, set_)

@@ -9,27 +9,18 @@ one rule for every path. Unknown keys, wrong types and impossible values raise
 - :mod:`dlcli.config.overrides`: ``--set`` overrides
 - :mod:`dlcli.config.load`: read, override and validate a file; the error messages
 
-The names below the shim line are the old dlcli/config.py's other names, re-exported by a
-TEMPORARY SHIM (issue 12), removed by the lead at merge.
+The package's public names are re-exported here: ``from dlcli.config import Config,
+load_config``.
 """
 
 from dlcli.config.load import load_config, validate
 from dlcli.config.overrides import apply_overrides
 from dlcli.config.parse import (
-    _Loader,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
     parse_yaml,
     read_yaml,
 )
 from dlcli.config.schema import (
-    Activation,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
     Config,
-    DataConfig,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
-    EarlyStoppingConfig,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
-    GenerateConfig,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
-    InitConfig,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
-    ModelConfig,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
-    OutputConfig,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
-    TrainConfig,  # noqa: F401  TEMPORARY SHIM (issue 12): removed by the lead at merge
 )
 
 __all__ = ["Config", "apply_overrides", "load_config", "parse_yaml", "read_yaml", "validate"]

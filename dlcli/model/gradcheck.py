@@ -531,16 +531,3 @@ def run_battery(
             )
         )
     return cases
-
-
-# TEMPORARY SHIM (issue 12): removed by the lead at merge (the battery's constants moved to
-# dlcli.model.battery).
-from dlcli.model.battery import (  # noqa: E402, F401
-    BATTERY_CLASSES,
-    BATTERY_DEPTHS,
-    BATTERY_EXAMPLES,
-    BATTERY_HIDDEN,
-    BATTERY_N_X,
-    BATTERY_OPTIONS,
-    BATTERY_OUTPUTS,
-)

@@ -15,31 +15,3 @@ Rooms: :mod:`~dlcli.sweep.spec` (the sweep file), :mod:`~dlcli.sweep.executors`,
 
 Nothing here prints: progress reaches the caller through ``on_trial(result, done, total)``.
 """
-
-# TEMPORARY SHIM (issue 12): removed by the lead at merge. Old `from dlcli.sweep import ...`
-# importers get the names from the modules they moved to.
-from dlcli.sweep.executors import (  # noqa: F401
-    BLAS_VARIABLES,
-    blas_threads_per_worker,
-    dask_executor,
-    local_executor,
-)
-from dlcli.sweep.results import (  # noqa: F401
-    PLOT,
-    RESULTS,
-    plot_sweep,
-    read_results,
-    results_csv,
-    sort_results,
-)
-from dlcli.sweep.run import TRIALS, Executor, Job, run_sweep, run_trial, trial_dir  # noqa: F401
-from dlcli.sweep.spec import (  # noqa: F401
-    DISTRIBUTIONS,
-    HIGHER_IS_BETTER,
-    MAX_TRIALS,
-    METRICS,
-    SPLITS,
-    Sweep,
-    Trial,
-    load_sweep,
-)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcli.errors import ConfigError, DlcliError
+from dlcli.runs import COSTS
 from dlcli.sweep.spec import METRICS, Sweep, Trial, is_number, value_text
 
 RESULTS, PLOT = "results.csv", "sweep.png"
@@ -55,7 +56,7 @@ class TrialResult:
 
 def read_costs(run_dir: Path) -> list[list[float]]:
     """[iteration, cost] of each row of a run's costs.csv; none before the run finished."""
-    path = run_dir / "costs.csv"
+    path = run_dir / COSTS
     if not path.is_file():
         return []
     rows = list(csv.DictReader(io.StringIO(path.read_text())))

@@ -17,6 +17,7 @@ from dlcli import runs
 from dlcli.config import Config
 from dlcli.errors import ConfigError, DlcliError
 from dlcli.fileio import atomic_write, write_text
+from dlcli.job import config_changes, run
 from dlcli.sweep.results import (
     PLOT,
     RESULTS,
@@ -28,7 +29,6 @@ from dlcli.sweep.results import (
     trial_row,
 )
 from dlcli.sweep.spec import Sweep, Trial
-from dlcli.train import config_changes, run
 
 TRIALS = "trials"
 

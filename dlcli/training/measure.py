@@ -16,7 +16,7 @@ def accuracy(
     largest probability for softmax (Y one-hot, (K, m))."""
     predicted = network.predict(X, params, hidden, output)
     if output == "softmax":
-        return float(np.mean(predicted[0] == Y.argmax(axis=0)))
+        return float(np.mean(predicted[0] == network.labels(Y, "softmax")[0]))
     return float(np.mean(predicted == Y))
 
 
@@ -50,7 +50,7 @@ def in_chunks(
         if output == "sigmoid":
             correct += float(np.sum(network.labels(AL, output) == Yc)) / Yc.shape[0]
         elif output == "softmax":
-            correct += float(np.sum(network.labels(AL, output)[0] == Yc.argmax(axis=0)))
+            correct += float(np.sum(network.labels(AL, output)[0] == network.labels(Yc, output)[0]))
     return total / m, correct / m, caches
 
 
