@@ -17,6 +17,7 @@ from dlcli.errors import ConfigError, ModelFileError
 from dlcli.model import network
 from dlcli.model.gradcheck import EPSILON, SEED, THRESHOLD, WORST, check_gradients, check_options
 from dlcli.model.gradcheck_results import GradCheck
+from dlcli.model.sizes import data_mismatch
 from dlcli.runs import find_model, initial_params, read_params
 
 EXAMPLES = 8
@@ -79,11 +80,10 @@ def check_config(
     if model is None:
         params = initial_params(cfg, dataset.n_x, X.shape[1], Y.shape[0])
     else:
-        if layers[0] != dataset.n_x:
-            raise ConfigError(
-                f"model.layers[0]: is {layers[0]} but the data have n_x = {dataset.n_x} "
-                f"features per example; set model.layers[0] to {dataset.n_x}"
-            )
+        # The same check initial_params makes, before the model file is read.
+        mismatch = data_mismatch(layers, dataset.n_x, Y.shape[0])
+        if mismatch:
+            raise ConfigError(mismatch)
         params = _model_params(model, layers)
     return check_gradients(
         X,

@@ -415,6 +415,22 @@ def test_cat_2layer_config_passes_on_a_sample(cat_overrides: list[str]) -> None:
     assert result.tensors[0].relative_difference < 1e-8
 
 
+def test_a_model_whose_output_does_not_fit_the_labels_is_refused(in_tmp: Path) -> None:
+    # Two output units against the flower's one label row: numpy would broadcast Y (1, m)
+    # against AL (2, m) and check a cost nobody trains; the config is refused as training
+    # refuses it, before the model file is read.
+    params = network.init_params([2, 4, 2], 0.5, network.legacy_rng(0))
+    write_params(in_tmp / "params.h5", params, {})
+    result = invoke(
+        "gradcheck", str(FLOWER), "--set", "model.layers=[2,4,2]", "--model", "params.h5"
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "dlcli: config error: model.layers[-1]: is 2 but the labels Y have n_y = 1 row; "
+        "set the last entry of model.layers to 1\n"
+    )
+
+
 def test_a_model_of_other_layers_is_refused(in_tmp: Path) -> None:
     params = network.init_params([2, 5, 1], 0.5, network.legacy_rng(0))
     write_params(in_tmp / "params.h5", params, {})
