@@ -43,6 +43,7 @@ from dlcli.errors import DlcliError
 from dlcli.model import network
 from dlcli.model.battery import battery_cases, battery_network
 from dlcli.model.gradcheck_results import BatteryCase, Coordinate, GradCheck, TensorCheck
+from dlcli.model.packing import Layout, param_names, params_to_vector, vector_to_params
 
 EPSILON = 1e-7
 THRESHOLD = 1e-7
@@ -68,63 +69,6 @@ def describe_dtype(dtype: np.dtype | type) -> str:
         return "float64"
     name = "long double" if dtype == np.longdouble else dtype.name
     return f"{name} ({np.finfo(dtype).nmant + 1}-bit significand)"
-
-
-# (name, shape, offset) of each tensor in a packed vector.
-Layout = list[tuple[str, tuple[int, ...], int]]
-
-
-# ---------------------------------------------------------------- packing
-
-
-def param_names(L: int) -> list[str]:
-    """``["W1", "b1", ..., "WL", "bL"]``, the course's order of the packed vector."""
-    return [name for l in range(1, L + 1) for name in (f"W{l}", f"b{l}")]
-
-
-def params_to_vector(
-    params: network.Params, dtype: np.dtype | type | None = None
-) -> tuple[np.ndarray, Layout]:
-    """Pack ``W1, b1, ..., WL, bL`` into one vector theta (the course's dictionary_to_vector).
-
-    Parameters
-    ----------
-    params : dict of W{l} (n[l], n[l-1]) and b{l} (n[l], 1)
-    dtype : float dtype of theta (default float64)
-
-    Returns
-    -------
-    theta : ndarray of shape (n_params,)
-    layout : (name, shape, offset) of each tensor, for :func:`vector_to_params`
-    """
-    names = param_names(network.n_layers(params))
-    layout: Layout = []
-    offset = 0
-    for name in names:
-        layout.append((name, params[name].shape, offset))
-        offset += params[name].size
-    theta = np.empty(offset, dtype=dtype or np.float64)
-    for name, shape, start in layout:
-        theta[start : start + math.prod(shape)] = params[name].ravel()
-    return theta, layout
-
-
-def vector_to_params(theta: np.ndarray, layout: Layout) -> network.Params:
-    """The tensors of a packed theta as views: writing theta[i] changes the tensor it is in.
-
-    Parameters
-    ----------
-    theta : ndarray of shape (n_params,)
-    layout : from :func:`params_to_vector`
-
-    Returns
-    -------
-    params : dict of views W{l} (n[l], n[l-1]) and b{l} (n[l], 1) into theta
-    """
-    return {
-        name: theta[start : start + math.prod(shape)].reshape(shape)
-        for name, shape, start in layout
-    }
 
 
 # ---------------------------------------------------------------- the course's formulas
