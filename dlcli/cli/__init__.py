@@ -65,12 +65,20 @@ for _command in (train.train, gradcheck.gradcheck, predict.predict, evaluate.eva
     _register(app, _command)
 
 data_app = typer.Typer(
-    help="Make and inspect data sets in the course's HDF5 layout (and the housing CSV table).",
+    help="Make and inspect data sets in the course's HDF5 layout (and generated CSV tables).",
     no_args_is_help=True,
     context_settings=HELP_OPTIONS,
 )
 app.add_typer(data_app, name="data")
-for _command in (data.images, data.info, data.flower, data.spiral, data.housing, data.synth):
+for _command in (
+    data.images,
+    data.info,
+    data.flower,
+    data.spiral,
+    data.housing,
+    data.churn,
+    data.synth,
+):
     _register(data_app, _command)
 
 _register(app, sweep.sweep)

@@ -1,4 +1,4 @@
-"""dlcli data: make and inspect data sets in the course's HDF5 layout (and the housing CSV)."""
+"""dlcli data: make and inspect data sets in the course's HDF5 layout (and generated CSV tables)."""
 
 from __future__ import annotations
 
@@ -191,10 +191,13 @@ def spiral(
     )
 
 
+OutCsv = Annotated[
+    Path, typer.Option(help="The CSV file to write.", metavar="FILE.csv", show_default=False)
+]
+
+
 def housing(
-    out: Annotated[
-        Path, typer.Option(help="The CSV file to write.", metavar="FILE.csv", show_default=False)
-    ],
+    out: OutCsv,
     examples: Annotated[int, typer.Option(help="Rows (houses).")] = 1000,
     seed: Annotated[
         int, typer.Option(help="Seeds np.random.default_rng, as data.generate.seed.")
@@ -218,6 +221,36 @@ def housing(
         f"wrote {out}: {count(examples, 'row')}, columns {', '.join(HOUSING_COLUMNS)}\n"
         f"Train on it: dlcli train configs/housing.yaml --set data.generate=null "
         f"--set data.train={out} --set data.target=price_k"
+    )
+
+
+def churn(
+    out: OutCsv,
+    examples: Annotated[int, typer.Option(help="Rows (customers).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seeds np.random.default_rng.")] = 1,
+    force: ForceOpt = False,
+) -> None:
+    """Write a generated customer churn table, a classification set with words, as a CSV file.
+
+    Columns tenure_months, monthly_fee, support_calls (numbers), contract (monthly, yearly,
+    two-year: it shifts the chance of leaving), region (north, east, south, west: it does not)
+    and the label status (stays or leaves). About 2% of monthly_fee cells are empty and 3% of
+    region cells are NA. The formula is in docs/data.md.
+    """
+    with user_errors():
+        from dlcli.cli.render import count
+        from dlcli.data.generated import CHURN_COLUMNS
+        from dlcli.data.write import check_writable, write_churn_csv
+
+        check_writable([out], force, suffix=".csv")
+        counts = write_churn_csv(out, examples, seed)
+    status = ", ".join(f"{word} {n}" for word, n in counts["status"].items())
+    fee, region = counts["missing"]["monthly_fee"], counts["missing"]["region"]
+    typer.echo(
+        f"wrote {out}: {count(examples, 'row')}, columns {', '.join(CHURN_COLUMNS)}\n"
+        f"status: {status}; missing cells: monthly_fee {fee} (empty), region {region} (NA)\n"
+        f"Train on it: dlcli train configs/churn.yaml --set data.train={out} "
+        f"--set data.target=status"
     )
 
 

@@ -1,5 +1,6 @@
 """Data sets dlcli makes itself: the course's planar flower, a K-arm spiral, a housing table,
-and the pixels of synthetic dark and bright pictures. Each is a formula driven by one seeded
+a customer churn table with words as labels, and the pixels of synthetic dark and bright
+pictures. Each is a formula driven by one seeded
 generator, so the same arguments give the same numbers everywhere."""
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ from dlcli.model.network import legacy_rng
 FLOWER_CLASSES = ("red", "blue")
 SYNTH_CLASSES = ("dark", "bright")
 HOUSING_COLUMNS = ("size_m2", "bedrooms", "distance_km", "income_k", "price_k")
+CHURN_COLUMNS = ("tenure_months", "monthly_fee", "support_calls", "contract", "region", "status")
+CHURN_CLASSES = ("stays", "leaves")
+CHURN_CONTRACTS = ("monthly", "yearly", "two-year")
+# Added to the churn logit per contract: a month-to-month customer leaves most easily.
+CHURN_CONTRACT_SHIFT = (2.0, -0.5, -3.0)
+CHURN_REGIONS = ("north", "east", "south", "west")
 
 
 def flower(examples: int = 400, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -89,6 +96,60 @@ def housing(examples: int = 1000, seed: int = 1) -> dict[str, np.ndarray]:
     )
     price = price + g.normal(0, 20, examples)
     return dict(zip(HOUSING_COLUMNS, (size, bedrooms, distance, income, price), strict=True))
+
+
+def churn(examples: int = 2000, seed: int = 1) -> dict[str, np.ndarray]:
+    """A generated customer churn table: three numeric columns, a categorical column that
+    matters (``contract``), one that does not (``region``), a label of words (``status``,
+    "stays" or "leaves") and a few missing cells.
+
+    With g = np.random.default_rng(seed), each column drawn whole before the next:
+    tenure_months = g.integers(1, 73) (1..72); monthly_fee = g.integers(2000, 12001) / 100
+    (20.00..120.00, whole cents); support_calls = g.poisson(1.5); contract from
+    u = g.random(): "monthly" if u < 0.5, "yearly" if u < 0.8, else "two-year";
+    region = ("north", "east", "south", "west")[g.integers(0, 4)], which nothing below uses,
+    so it says nothing of the label; then with the contract's shift s (monthly +2,
+    yearly -0.5, two-year -3)
+
+        z = -2 + 6 exp(-tenure_months / 12) + 0.08 (monthly_fee - 70)
+            + 1.5 max(support_calls - 1, 0) + s,
+
+    status = "leaves" if g.random() < sigmoid(z) = 1 / (1 + exp(-z)), else "stays".
+    Last, cells go missing after the label is drawn (the customer's fee still counted, it was
+    only not recorded): monthly_fee where g.random() < 0.02, region where g.random() < 0.03.
+
+    Returns
+    -------
+    table : dict of the ``CHURN_COLUMNS``, each an ndarray of shape (examples,): tenure_months,
+        monthly_fee, support_calls float64 (monthly_fee NaN where missing); contract, region,
+        status object arrays of str (region None where missing)
+    """
+    g = np.random.default_rng(seed)
+    tenure = g.integers(1, 73, examples).astype(np.float64)
+    fee = g.integers(2000, 12001, examples) / 100  # whole cents, 20.00 to 120.00
+    calls = g.poisson(1.5, examples).astype(np.float64)
+    contract = np.searchsorted([0.5, 0.8], g.random(examples), side="right")  # 0, 1, 2
+    region = g.integers(0, 4, examples)
+    z = (
+        -2.0
+        + 6.0 * np.exp(-tenure / 12)
+        + 0.08 * (fee - 70)
+        + 1.5 * np.maximum(calls - 1, 0)
+        + np.array(CHURN_CONTRACT_SHIFT)[contract]
+    )
+    leaves = g.random(examples) < 1 / (1 + np.exp(-z))
+    fee[g.random(examples) < 0.02] = np.nan
+    regions = np.array(CHURN_REGIONS, dtype=object)[region]
+    regions[g.random(examples) < 0.03] = None
+    columns = (
+        tenure,
+        fee,
+        calls,
+        np.array(CHURN_CONTRACTS, dtype=object)[contract],
+        regions,
+        np.array(CHURN_CLASSES, dtype=object)[leaves.astype(np.int64)],
+    )
+    return dict(zip(CHURN_COLUMNS, columns, strict=True))
 
 
 def synth_chunk(

@@ -1,4 +1,4 @@
-"""Writing data sets in the course's HDF5 layout (and the housing table as CSV).
+"""Writing data sets in the course's HDF5 layout (and the generated tables as CSV).
 
 Layouts written (all read back by :func:`dlcli.data.course.read_course_file`, so
 ``dlcli train`` takes them):
@@ -15,8 +15,9 @@ Layouts written (all read back by :func:`dlcli.data.course.read_course_file`, so
 - The K-arm spiral (:func:`write_spiral`): the same layout, labels 0..K-1, ``list_classes``
   [b"arm 0", ..., b"arm K-1"].
 
-The generated housing table is written as CSV instead (:func:`write_housing_csv`), the
-columns of ``HOUSING_COLUMNS``, which ``data.train: FILE.csv`` reads back.
+The generated tables are written as CSV instead, which ``data.train: FILE.csv`` reads back:
+housing (:func:`write_housing_csv`), the columns of ``HOUSING_COLUMNS``, and churn
+(:func:`write_churn_csv`), the columns of ``CHURN_COLUMNS`` with words and missing cells.
 
 The messages name the ``dlcli data`` command's flags (``--out``, ``--examples``, ...): these
 functions are that command's work.
@@ -34,9 +35,12 @@ import numpy as np
 
 from dlcli import __version__
 from dlcli.data.generated import (
+    CHURN_CLASSES,
+    CHURN_COLUMNS,
     FLOWER_CLASSES,
     HOUSING_COLUMNS,
     SYNTH_CLASSES,
+    churn,
     flower,
     housing,
     spiral,
@@ -203,23 +207,66 @@ def write_synth(
     atomic_write(path, write)
 
 
-def _csv_number(value: float) -> str:
-    """The shortest text that reads back as the same float64 ("3" for a whole number)."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+# What a missing cell is written as: an empty cell in a numeric column, "NA" in a column of
+# words, the two spellings people's own files have most.
+MISSING_NUMBER, MISSING_WORD = "", "NA"
+
+
+def _csv_cell(value: object) -> str:
+    """A cell's text: a word as it is, a number as the shortest text that reads back as the same
+    float64 ("3" for a whole number), a missing value (NaN, None) as MISSING_NUMBER or
+    MISSING_WORD."""
+    if value is None:
+        return MISSING_WORD
+    if isinstance(value, str):
+        return value
+    number = float(value)
+    if number != number:  # NaN
+        return MISSING_NUMBER
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _write_table_csv(path: Path, table: dict[str, np.ndarray], columns: Sequence[str]) -> None:
+    """``table``'s ``columns`` (each an ndarray of shape (m,)) as CSV: a header, then m rows."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(columns)
+    values = [table[name].tolist() for name in columns]
+    writer.writerows([_csv_cell(cell) for cell in row] for row in zip(*values, strict=True))
+    atomic_write(path, lambda tmp: tmp.write_text(text.getvalue(), encoding="utf-8"))
+
+
+def _check_rows(examples: int, seed: int) -> None:
+    if not 1 <= examples <= 10_000_000:
+        raise DlcliError(f"--examples: must be 1 to 10000000, found {examples}")
+    _check_seed(seed)
 
 
 def write_housing_csv(path: Path, examples: int = 1000, seed: int = 1) -> None:
     """The generated housing table (:func:`dlcli.data.generated.housing`) as a CSV file with a
     header of ``HOUSING_COLUMNS``; every number is written so it reads back bit for bit, so
     training on the file is training on ``data.generate housing``."""
-    if not 1 <= examples <= 10_000_000:
-        raise DlcliError(f"--examples: must be 1 to 10000000, found {examples}")
-    _check_seed(seed)
-    table = housing(examples, seed)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(HOUSING_COLUMNS)
-    columns = [table[name] for name in HOUSING_COLUMNS]
-    for i in range(examples):
-        writer.writerow([_csv_number(column[i]) for column in columns])
-    atomic_write(path, lambda tmp: tmp.write_text(text.getvalue(), encoding="utf-8"))
+    _check_rows(examples, seed)
+    _write_table_csv(path, housing(examples, seed), HOUSING_COLUMNS)
+
+
+def write_churn_csv(path: Path, examples: int = 2000, seed: int = 1) -> dict[str, dict[str, int]]:
+    """The generated churn table (:func:`dlcli.data.generated.churn`) as a CSV file with a header
+    of ``CHURN_COLUMNS``: numbers written to read back bit for bit, a missing monthly_fee as an
+    empty cell and a missing region as ``NA``.
+
+    Returns
+    -------
+    counts : {"status": {"stays": n, "leaves": n}, "missing": {"monthly_fee": n, "region": n}}
+    """
+    _check_rows(examples, seed)
+    table = churn(examples, seed)
+    _write_table_csv(path, table, CHURN_COLUMNS)
+    status = table["status"]
+    return {
+        "status": {word: int((status == word).sum()) for word in CHURN_CLASSES},
+        "missing": {
+            "monthly_fee": int(np.isnan(table["monthly_fee"]).sum()),
+            "region": int(sum(value is None for value in table["region"])),
+        },
+    }
