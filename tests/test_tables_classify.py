@@ -16,6 +16,8 @@ import yaml
 from typer.testing import CliRunner
 
 from dlcli.cli import app
+from dlcli.config import load_config
+from dlcli.data.load import load
 
 
 def dlcli(*args: str) -> tuple[int, str, str]:
@@ -172,3 +174,159 @@ def test_data_classes_in_the_config(in_tmp: Path) -> None:
     ]:
         err = fails("train", str(config(classes=classes)))
         assert err == f"dlcli: config error: c.yaml: data.classes: {found}"
+
+
+# ---------------------------------------------------------------- 2. categorical columns
+
+
+def test_mismatch_and_dry_run_break_the_inputs_down(in_tmp: Path) -> None:
+    rows = rule_rows(40, 5)
+    for i, row in enumerate(rows):
+        row["rooms"] = ["1", "2", "10"][i % 3]
+    write_csv("rows.csv", rows, ["a", "rooms", "colour", "b", "label"])
+    cfg = str(config(layers=[4, 8, 1], categorical=["rooms"]))
+    inputs = "a 1, rooms 3 (1, 2, 10), colour 3 (blue, green, red), b 1"
+    assert fails("train", cfg) == (
+        "dlcli: config error: model.layers[0]: is 4 but the data have n_x = 8 features per "
+        f"example ({inputs}); set model.layers[0] to 8"
+    )
+    code, out, _ = dlcli("train", cfg, "--dry-run", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["inputs"] == inputs and report["X"] == [8, 40]
+    code, out, err = dlcli("train", cfg, "--dry-run", "--set", "model.layers=[8, 8, 1]")
+    assert code == 0, err
+    assert f"n_x = 8: {inputs}" in " ".join(out.split())
+    assert fails("train", cfg, "--set", "data.categorical=[size]") == (
+        "dlcli: data error: data.categorical: 'size' is not a feature column of rows.csv; "
+        "features: ['a', 'rooms', 'colour', 'b']"
+    )
+
+
+def test_a_category_unseen_in_training(in_tmp: Path) -> None:
+    write_csv("rows.csv", rule_rows(30, 6))
+    test = rule_rows(4, 7)
+    test[2]["colour"] = "purple"
+    write_csv("test.csv", test)
+    cfg = str(config(test="test.csv", iterations=5))
+    assert fails("train", cfg) == (
+        "dlcli: data error: data.test: test.csv: line 4, column 'colour': 'purple' is not a "
+        "category seen in training (blue, green, red); set data.unknown_category: zeros to give "
+        "it all-zero inputs"
+    )
+    code, out, err = dlcli("train", cfg, "--set", "data.unknown_category=zeros", "--json",
+                           "--quiet", "--out", "runs/z")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["test_examples"] == 4
+    assert meta("runs/z")[1]["unknown_category"] == "zeros"
+    # The purple row's colour inputs are all zero; the others one-hot.
+    dataset = load(load_config(Path(cfg), ["data.unknown_category=zeros"]).data)
+    colours = dataset.X_test[2:5]  # rows of blue, green, red
+    expected = np.array([[r["colour"] == c for r in test] for c in ("blue", "green", "red")])
+    np.testing.assert_array_equal(colours, expected.astype(float))
+    assert colours[:, 2].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_categories_come_from_the_training_part(in_tmp: Path) -> None:
+    # "purple" only in the rows split off for validation: not a category of the model.
+    rows = rule_rows(30, 8)
+    write_csv("rows.csv", rows)
+    write_csv("val.csv", [{**rows[0], "colour": "purple"}])
+    assert fails("train", str(config(validation="val.csv"))) == (
+        "dlcli: data error: data.validation: val.csv: line 2, column 'colour': 'purple' is not "
+        "a category seen in training (blue, green, red); set data.unknown_category: zeros to "
+        "give it all-zero inputs"
+    )
+    code, _, err = dlcli("train", str(config(test_fraction=0.5, iterations=5)), "--quiet",
+                         "--out", "runs/f")  # fmt: skip
+    assert code == 0, err
+    prep = meta("runs/f")[1]
+    # Mean and std of a over the 15 training rows only, worked out here from the same split.
+    keep = np.setdiff1d(np.arange(30), np.sort(np.random.default_rng(1).permutation(30)[:15]))
+    a = np.array([float(r["a"]) for r in rows])[keep]
+    assert prep["columns"][0] == {"name": "a", "type": "numeric", "mean": float(a.mean()),
+                                  "std": float(a.std())}  # fmt: skip
+
+
+# ---------------------------------------------------------------- 3. missing cells
+
+
+def holey_rows() -> list[dict[str, str]]:
+    """12 rule rows with 3 missing cells: b on line 4 (NA), colour on line 6 (empty), a on
+    line 9 (null)."""
+    rows = rule_rows(12, 9)
+    rows[2]["b"], rows[4]["colour"], rows[7]["a"] = "NA", "", "null"
+    return rows
+
+
+def test_missing_cells_are_an_error_by_default(in_tmp: Path) -> None:
+    write_csv("rows.csv", holey_rows())
+    assert fails("train", str(config())) == (
+        "dlcli: data error: data.train: rows.csv: line 4, column 'b' is missing (3 missing "
+        "cells in the columns used); set data.missing: drop (leave those rows out) or mean "
+        "(fill a number column with the training mean, a text column with a 'missing' "
+        "category)"
+    )
+
+
+def test_missing_drop_says_how_many(in_tmp: Path) -> None:
+    write_csv("rows.csv", holey_rows())
+    code, out, err = dlcli("train", str(config(missing="drop", iterations=5)), "--out", "runs/d")
+    assert code == 0, err
+    assert "dropped_rows    3" in out
+    metrics = json.loads(Path("runs/d/metrics.json").read_text())
+    assert (metrics["dropped_rows"], metrics["train_examples"]) == (3, 9)
+    rows = holey_rows()
+    for row in rows:
+        row["a"] = ""
+    write_csv("rows.csv", rows)
+    assert fails("train", str(config(missing="drop"))) == (
+        "dlcli: data error: data.train: rows.csv: every row has a missing cell in the columns "
+        "used, so data.missing: drop leaves none"
+    )
+
+
+def test_missing_mean_fills_from_the_training_part(in_tmp: Path) -> None:
+    rows = holey_rows()
+    write_csv("rows.csv", rows)
+    test = rule_rows(2, 10)
+    test[1]["b"] = "NaN"
+    write_csv("test.csv", test)
+    cfg = config(layers=[6, 8, 1], missing="mean", test="test.csv", iterations=5)
+    code, _, err = dlcli("train", str(cfg), "--quiet", "--out", "runs/m")
+    assert code == 0, err
+    prep = meta("runs/m")[1]
+    b = np.array([float(r["b"]) for r in rows if r["b"] != "NA"])
+    assert prep["missing"] == "mean"
+    assert prep["columns"][1] == {"name": "b", "type": "numeric", "mean": float(b.mean()),
+                                  "std": float(b.std()), "fill": float(b.mean())}  # fmt: skip
+    assert prep["columns"][2]["categories"] == ["blue", "green", "missing", "red"]
+    # The test row's missing b is the training mean: 0 once standardized.
+    dataset = load(load_config(cfg, []).data)
+    assert dataset.X_test[1].tolist()[1] == 0.0
+    rows[5]["label"] = "NA"
+    write_csv("rows.csv", rows)
+    assert fails("train", str(cfg)) == (
+        "dlcli: data error: data.train: rows.csv: line 7, column 'label' is missing (1 missing "
+        "cell in the columns used); data.missing: mean fills features, not the target; set "
+        "data.missing: drop"
+    )
+
+
+# ---------------------------------------------------------------- 6. gradcheck, --dry-run
+
+
+def test_gradcheck_and_dry_run_on_a_table_with_categories_and_missing_cells(in_tmp: Path) -> None:
+    write_csv("rows.csv", holey_rows())
+    cfg = str(config(layers=[6, 5, 1], missing="mean"))
+    code, out, err = dlcli("gradcheck", cfg, "--examples", "12")
+    assert code == 0, err
+    assert "PASS: relative difference" in out
+    code, out, err = dlcli("train", cfg, "--dry-run", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["X"] == [6, 12] and report["data_match"]
+    assert report["inputs"] == "a 1, b 1, colour 4 (blue, green, missing, red)"
+    softmax = str(config(layers=[5, 5, 2], output="softmax", missing="drop"))
+    code, out, err = dlcli("gradcheck", softmax)
+    assert code == 0 and "PASS" in out, err
