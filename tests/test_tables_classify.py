@@ -65,6 +65,11 @@ def config(path: str = "c.yaml", layers: list[int] | None = None, output: str = 
     return Path(path)
 
 
+def read_rows(path: str) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def meta(run: str) -> tuple[list[str], dict]:
     with h5py.File(Path(run) / "params.h5", "r") as f:
         return json.loads(f.attrs["classes"]), json.loads(f.attrs["preprocessing"])
@@ -330,3 +335,155 @@ def test_gradcheck_and_dry_run_on_a_table_with_categories_and_missing_cells(in_t
     softmax = str(config(layers=[5, 5, 2], output="softmax", missing="drop"))
     code, out, err = dlcli("gradcheck", softmax)
     assert code == 0 and "PASS" in out, err
+
+
+# ---------------------------------------------------------------- 5. predict and evaluate
+
+
+def by_hand(run: str, rows: list[dict[str, str]]) -> tuple[np.ndarray, list[str], dict]:
+    """Class probabilities (K, m) of raw rows, computed here from params.h5 alone: numeric
+    columns standardized with the stored mean and std (missing: the fill), categorical ones
+    one-hot over the stored categories, then relu layers and a sigmoid or softmax output."""
+    with h5py.File(Path(run) / "params.h5", "r") as f:
+        w = {k: f[k][()] for k in f}
+        prep = json.loads(f.attrs["preprocessing"])
+        classes = json.loads(f.attrs["classes"])
+        output = f.attrs["output_activation"]
+    inputs = []
+    for col in prep["columns"]:
+        cells = [r[col["name"]] for r in rows]
+        if col["type"] == "numeric":
+            x = np.array([col["fill"] if c in ("", "NA") else float(c) for c in cells])
+            inputs.append((x - col["mean"]) / col["std"])
+        else:
+            inputs += [np.array([c == k for c in cells], float) for k in col["categories"]]
+    A = np.stack(inputs)  # (n_x, m)
+    L = len(w) // 2
+    for l in range(1, L):
+        A = np.maximum(0, w[f"W{l}"] @ A + w[f"b{l}"])
+    Z = w[f"W{L}"] @ A + w[f"b{L}"]
+    if output == "sigmoid":
+        p = 1 / (1 + np.exp(-Z[0]))
+        return np.stack([1 - p, p]), classes, prep
+    e = np.exp(Z - Z.max(axis=0))
+    return e / e.sum(axis=0), classes, prep
+
+
+@pytest.fixture
+def classifier(in_tmp: Path) -> Path:
+    write_csv("rows.csv", rule_rows(200, 11))
+    code, _, err = dlcli("train", str(config(test_fraction=0.25)), "--quiet", "--out", "runs/r")
+    assert code == 0, err
+    return Path("runs/r")
+
+
+def test_predict_csv_writes_class_names_and_probabilities(classifier: Path) -> None:
+    new = rule_rows(7, 12)
+    for row in new:
+        row["id"] = f"r{len(row)}"
+        del row["label"]
+    write_csv("new.csv", new, ["id", "colour", "b", "a"])
+    P, classes, _ = by_hand("runs/r", new)
+    code, out, err = dlcli(
+        "predict", "--model", "runs/r", "--csv", "new.csv", "--all-probabilities"
+    )
+    assert (code, err) == (0, "")
+    got = list(csv.reader(out.splitlines()))
+    assert got[0] == ["id", "colour", "b", "a", "predicted_label", "probability",
+                      "probability_no", "probability_yes"]  # fmt: skip
+    assert [row[:4] for row in got[1:]] == [[r["id"], r["colour"], r["b"], r["a"]] for r in new]
+    label = P.argmax(axis=0)
+    assert [row[4] for row in got[1:]] == [classes[k] for k in label]
+    np.testing.assert_allclose([float(row[5]) for row in got[1:]], P.max(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(np.array([[float(c) for c in row[6:]] for row in got[1:]]).T, P,
+                               rtol=1e-12, atol=1e-15)  # fmt: skip
+    code, out, err = dlcli("predict", "--model", "runs/r", "--csv", "new.csv", "--out", "p.csv")
+    assert (code, err) == (0, "")
+    assert out == "wrote p.csv: 7 rows, the columns of new.csv and predicted_label, probability\n"
+    assert [r["predicted_label"] for r in read_rows("p.csv")] == [row[4] for row in got[1:]]
+    code, out, _ = dlcli("predict", "--model", "runs/r", "--csv", "new.csv", "--json")
+    report = json.loads(out)
+    assert report["predictions"] == [row[4] for row in got[1:]]
+    np.testing.assert_allclose(report["probability"], P.max(axis=0), rtol=1e-12)
+
+
+def test_predict_csv_refusals(classifier: Path) -> None:
+    for name, (i, column, value), message in [
+        ("purple.csv", (1, "colour", "purple"), "line 3, column 'colour': 'purple' is not a "
+         "category seen in training (blue, green, red); set data.unknown_category: zeros to "
+         "give it all-zero inputs"),
+        ("holes.csv", (2, "a", "NA"), "line 4, column 'a' is missing (1 missing cell in the "
+         "columns used); the model fills no cells (trained with data.missing: error); fill "
+         "them in or leave those rows out"),
+    ]:  # fmt: skip
+        rows = rule_rows(4, 13)
+        rows[i][column] = value
+        write_csv(name, rows)
+        assert fails("predict", "--model", "runs/r", "--csv", name) == (
+            f"dlcli: data error: --csv: {name}: {message}"
+        )
+    assert fails("predict", "--model", "runs/r", "purple.csv", "--all-probabilities") == (
+        "dlcli: error: --all-probabilities: goes with --csv (a classifier table's rows)"
+    )
+    rows = rule_rows(4, 13)
+    rows[3]["label"] = "maybe"
+    write_csv("maybe.csv", rows)
+    assert fails("evaluate", "--model", "runs/r", "maybe.csv") == (
+        "dlcli: data error: DATA.csv: maybe.csv: line 5, column 'label': 'maybe' is not one of "
+        "the classes ['no', 'yes']"
+    )
+
+
+def test_evaluate_a_classifier_table(classifier: Path) -> None:
+    test = rule_rows(50, 14)
+    write_csv("test.csv", test)
+    P, classes, _ = by_hand("runs/r", test)
+    code, out, err = dlcli("evaluate", "--model", "runs/r", "test.csv", "--json")
+    assert code == 0, err
+    metrics = json.loads(out)
+    truth = np.array([classes.index(r["label"]) for r in test])
+    predicted = (P[1] > 0.5).astype(int)
+    assert metrics["classes"] == ["no", "yes"] and metrics["positive_class"] == "yes"
+    assert metrics["examples"] == 50
+    assert metrics["accuracy"] == np.mean(predicted == truth)
+    assert metrics["accuracy"] >= 0.9
+    log_loss = -np.mean(np.log(P[truth, np.arange(50)]))
+    assert metrics["log_loss"] == pytest.approx(log_loss, rel=1e-9)
+    code, out, _ = dlcli("evaluate", "--model", "runs/r")
+    assert code == 0
+    assert "true yes" in out and "predicted no" in out
+    # With no DATA: the test split made again, as training measured it.
+    trained = json.loads(Path("runs/r/metrics.json").read_text())
+    code, out, _ = dlcli("evaluate", "--model", "runs/r", "--json")
+    split = json.loads(out)
+    assert (split["examples"], split["accuracy"]) == (50, trained["test_accuracy"])
+
+
+def test_softmax_table_predict_and_evaluate(in_tmp: Path) -> None:
+    rows = rule_rows(150, 15)
+    for row in rows:  # three classes from the same rule's score
+        score = 2 * float(row["a"]) - float(row["b"]) + (row["colour"] == "red")
+        row["label"] = "low" if score < -0.5 else "mid" if score < 1 else "high"
+    write_csv("rows.csv", rows)
+    cfg = config(layers=[5, 8, 3], output="softmax", missing="mean")
+    code, _, err = dlcli("train", str(cfg), "--quiet", "--out", "runs/s")
+    assert code == 0, err
+    new = [dict(r) for r in rows[:5]]
+    new[0]["b"] = ""
+    write_csv("new.csv", new)
+    P, classes, prep = by_hand("runs/s", new)
+    assert classes == ["high", "low", "mid"] and "fill" in prep["columns"][1]
+    code, out, err = dlcli(
+        "predict", "--model", "runs/s", "--csv", "new.csv", "--all-probabilities"
+    )
+    assert code == 0, err
+    got = list(csv.DictReader(out.splitlines()))
+    assert got[0]["b"] == ""
+    assert [r["predicted_label"] for r in got] == [classes[k] for k in P.argmax(axis=0)]
+    for k, name in enumerate(classes):
+        np.testing.assert_allclose([float(r[f"probability_{name}"]) for r in got], P[k], rtol=1e-12)
+    code, out, err = dlcli("evaluate", "--model", "runs/s", "rows.csv", "--json")
+    assert code == 0, err
+    metrics = json.loads(out)
+    assert [c["class"] for c in metrics["per_class"]] == classes
+    assert metrics["accuracy"] >= 0.8

@@ -85,7 +85,7 @@ def sort_names(names: set[str]) -> list[str]:
     return sorted(names)
 
 
-def _first_text(table: CsvTable, name: str) -> int | None:
+def first_text(table: CsvTable, name: str) -> int | None:
     """The first row whose non-missing cell is not a number (an object column), or None."""
     column, gone = table.columns[name], table.missing[name]
     if column.dtype != object:
@@ -101,7 +101,7 @@ def _first_text(table: CsvTable, name: str) -> int | None:
 
 def not_a_number(table: CsvTable, names: list[str], hint: str, where: str = "") -> None:
     """Refuse the first cell (by row, then column) of ``names`` that is not a number."""
-    first = [(r, c) for c, name in enumerate(names) if (r := _first_text(table, name)) is not None]
+    first = [(r, c) for c, name in enumerate(names) if (r := first_text(table, name)) is not None]
     if first:
         r, c = min(first)
         name = names[c]
@@ -109,153 +109,6 @@ def not_a_number(table: CsvTable, names: list[str], hint: str, where: str = "") 
             f"{where or where_of(table)}: line {table.lines[r]}, column {name!r}: "
             f"{table.columns[name][r]!r} is not a number; {hint}"
         )
-
-
-def kinds(table: CsvTable, spec: TableSpec) -> dict[str, str]:
-    """Each feature's kind, "numeric" or "categorical", from the training table.
-
-    A column listed in ``data.categorical`` is categorical; one whose cells are all numbers is
-    numeric; one of text is categorical, unless it mixes numbers and text (a slip such as
-    "n/a" in a column of numbers) or every row holds another value (an id or an address,
-    nothing to learn from): those are refused as before, "not a number".
-    """
-    found = {}
-    refused = []
-    for name in spec.features:
-        column = table.columns[name]
-        if name in spec.categorical or column.dtype != object:
-            found[name] = "categorical" if name in spec.categorical else "numeric"
-            continue
-        present = column[~table.missing[name]]
-        numbers = sum(_is_number(cell) for cell in present.tolist())
-        if numbers or (len(set(present.tolist())) == present.size >= 2):
-            refused.append(name)
-        found[name] = "categorical"
-    if refused:
-        ordered = [n for n in table.header if n in refused]
-        _refuse_first(table, ordered)
-    return found
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _refuse_first(table: CsvTable, names: list[str]) -> None:
-    """The first non-number cell of refused text columns, by row then header order."""
-    rows = []
-    for c, name in enumerate(names):
-        r = _first_text(table, name)
-        # An id column of numbers and words alike: its first word, else its first cell.
-        rows.append((r if r is not None else 0, c))
-    r, c = min(rows)
-    raise DataError(
-        f"{where_of(table)}: line {table.lines[r]}, column {names[c]!r}: "
-        f"{table.columns[names[c]][r]!r} is not a number; {TRAIN_HINT}"
-    )
-
-
-def check_finite(table: CsvTable, names: list[str], rows: np.ndarray, where: str = "") -> None:
-    """Refuse the first infinite number (by row, then column) of the numeric ``names``."""
-    bad = []
-    for c, name in enumerate(names):
-        column = table.columns[name][rows]
-        if column.dtype != object:
-            r = np.flatnonzero(np.isinf(column))
-            if r.size:
-                bad.append((int(rows[r[0]]), c))
-    if bad:
-        r, c = min(bad)
-        raise DataError(
-            f"{where or where_of(table)}: line {table.lines[r]}, column {names[c]!r} is not "
-            "finite; all values must be"
-        )
-
-
-def missing_mask(table: CsvTable, names: list[str]) -> np.ndarray:
-    """bool (m,): rows with a missing cell in any of ``names``."""
-    mask = np.zeros(table.m, bool)
-    for name in names:
-        mask |= table.missing[name]
-    return mask
-
-
-def refuse_missing(
-    table: CsvTable, names: list[str], rows: np.ndarray, fix: str, where: str = ""
-) -> None:
-    """Refuse the first missing cell (by row, then column) of ``names`` among ``rows``,
-    with the count of missing cells there; ``fix`` says what to do."""
-    gone = np.stack([table.missing[name][rows] for name in names])  # (columns, rows)
-    if not gone.any():
-        return
-    c, r = np.argwhere(gone.T)[0][::-1]
-    count = int(gone.sum())
-    cells = "cell" if count == 1 else "cells"
-    raise DataError(
-        f"{where or where_of(table)}: line {table.lines[rows[r]]}, column {names[c]!r} is "
-        f"missing ({count} missing {cells} in the columns used); {fix}"
-    )
-
-
-def check_target(table: CsvTable, spec: TableSpec) -> None:
-    """A regression's target holds numbers; a classifier's integers or words."""
-    column = table.columns[spec.target]
-    if spec.task == "regression":
-        if column.dtype == object and not any(
-            _is_number(c) for c in column[~table.missing[spec.target]].tolist()
-        ):
-            raise DataError(
-                f"data.target: column {spec.target!r} of {table.path} holds words "
-                f"({column[0]!r} on line {table.lines[0]}); a linear output predicts numbers; "
-                "for classes set model.output_activation: sigmoid (2 classes) or softmax"
-            )
-        not_a_number(table, [spec.target], TRAIN_HINT)
-        return
-    if column.dtype != object:
-        present = column[~table.missing[spec.target]]
-        fraction = np.flatnonzero(present != np.round(present))
-        if fraction.size:
-            r = np.flatnonzero(~table.missing[spec.target])[fraction[0]]
-            raise DataError(
-                f"{where_of(table)}: line {table.lines[r]}, column {spec.target!r}: "
-                f"{float(column[r])!r} is not a class label; a {spec.output} output takes "
-                "labels that are words or integers (for numbers set model.output_activation: "
-                "linear)"
-            )
-
-
-def find_classes(table: CsvTable, rows: np.ndarray, spec: TableSpec) -> tuple[str, ...]:
-    """The classes in label order: ``data.classes``, or the sorted distinct labels of the
-    training table's ``rows`` (integers sorted as numbers). Refuses one class only, a label
-    outside ``data.classes`` and, for a sigmoid output, other than two classes."""
-    labels = texts(table.columns[spec.target][rows])
-    present = set(labels.tolist())
-    if spec.classes is not None:
-        outside = [r for r, label in enumerate(labels.tolist()) if label not in spec.classes]
-        if outside:
-            r = int(rows[outside[0]])
-            raise DataError(
-                f"{where_of(table)}: line {table.lines[r]}, column {spec.target!r}: "
-                f"{labels[outside[0]]!r} is not one of data.classes {list(spec.classes)}"
-            )
-    if len(present) < 2:
-        raise DataError(
-            f"data.target: column {spec.target!r} of {table.path} holds one class only "
-            f"({next(iter(present))!r}); a classifier needs examples of 2 classes or more"
-        )
-    classes = tuple(spec.classes) if spec.classes is not None else tuple(sort_names(present))
-    if spec.output == "sigmoid" and len(classes) != 2:
-        named = "data.classes names" if spec.classes is not None else "the labels are"
-        raise DataError(
-            f"data.target: column {spec.target!r} of {table.path}: {named} {len(classes)} "
-            f"classes ({', '.join(classes)}); a sigmoid output takes exactly 2; for more set "
-            f"model.output_activation: softmax and model.layers[-1]: {len(classes)}"
-        )
-    return classes
 
 
 def _taken(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -456,3 +309,99 @@ def labels_of(
             )
         Y[0, j] = index[label]
     return Y
+
+
+def _number(v: Any, positive: bool = False) -> bool:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
+    return ok and (v > 0 or not positive)
+
+
+def _first_form_problem(prep: dict[str, Any], n_x: int, output: str) -> str | None:
+    """What is wrong with a table preprocessing of the first form: n_x features with a
+    finite mean and a std > 0 each, and the target with its mean and std."""
+
+    def numbers(v: Any, positive: bool = False) -> bool:
+        return isinstance(v, list) and len(v) == n_x and all(_number(x, positive) for x in v)
+
+    features = prep.get("features")
+    if not (
+        isinstance(features, list)
+        and len(features) == n_x
+        and all(isinstance(f, str) for f in features)
+        and numbers(prep.get("mean"))
+        and numbers(prep.get("std"), positive=True)
+        and isinstance(prep.get("target"), str)
+        and _number(prep.get("target_mean"))
+        and _number(prep.get("target_std"), positive=True)
+    ):
+        return (
+            f"preprocessing {prep}; allowed for a table: features (names), mean and std "
+            f"(numbers, std > 0), each a list of W1's {n_x} columns, a target name, target_mean "
+            "and target_std > 0"
+        )
+    if output != "linear":
+        return f"a table model with a {output} output; allowed: linear (tables are for regression)"
+    return None
+
+
+def stored_problem(prep: dict[str, Any], n_x: int, output: str) -> str | None:
+    """What is wrong with a table preprocessing read from a model file whose W1 has ``n_x``
+    columns, for this output, or None: either form :func:`fit` writes."""
+    if not is_encoded(prep):
+        return _first_form_problem(prep, n_x, output)
+    number = _number
+
+    def column_ok(e: Any) -> bool:
+        if not isinstance(e, dict) or not isinstance(e.get("name"), str):
+            return False
+        if e.get("type") == "numeric":
+            return (
+                number(e.get("mean"))
+                and number(e.get("std"), True)
+                and ("fill" not in e or number(e["fill"]))
+            )
+        cats = e.get("categories")
+        return (
+            e.get("type") == "categorical"
+            and isinstance(cats, list)
+            and bool(cats)
+            and all(isinstance(c, str) for c in cats)
+        )
+
+    columns = prep.get("columns")
+    task = prep.get("task")
+    if not (
+        isinstance(columns, list)
+        and columns
+        and all(column_ok(e) for e in columns)
+        and prep.get("features") == [e["name"] for e in columns]
+        and n_inputs(prep) == n_x
+        and isinstance(prep.get("target"), str)
+        and task in ("regression", "classification")
+        and prep.get("missing") in ("error", "drop", "mean")
+        and prep.get("unknown_category") in ("error", "zeros")
+        and (
+            task != "regression"
+            or (number(prep.get("target_mean")) and number(prep.get("target_std"), True))
+        )
+    ):
+        return (
+            f"preprocessing {prep}; allowed for a table: columns, each (name, type numeric, "
+            "mean, std > 0[, fill]) or (name, type categorical, categories), giving W1's "
+            f"{n_x} inputs; features (their names), target, task (regression or "
+            "classification), missing (error, drop or mean), unknown_category (error or zeros), "
+            "and for a regression target_mean and target_std > 0"
+        )
+    if (task == "regression") != (output == "linear"):
+        return f"a {task} table with a {output} output; allowed: linear for a regression, sigmoid or softmax for classes"
+    return None
+
+
+def table_rows(table: CsvTable) -> list[list[str]]:
+    """The table's rows as text, for predict to copy: text cells as read (stripped), numbers
+    in their shortest form ("3" for 3.0), missing cells empty."""
+    cells = [
+        np.where(table.missing[name], "", texts(table.columns[name])).tolist()
+        for name in table.header
+    ]
+    return [list(row) for row in zip(*cells, strict=True)]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data import encode
+from dlcli.data import encode, tablecheck
 from dlcli.data.course import CourseFile, read_course_file
 from dlcli.data.csvread import CsvTable, read_csv
 from dlcli.data.generated import FLOWER_CLASSES, flower, housing, spiral, spiral_classes
@@ -210,23 +210,23 @@ MISSING_FIX = (
 def _usable_rows(table: CsvTable, spec: encode.TableSpec, kind: dict[str, str]) -> np.ndarray:
     """The rows of ``table`` to use, (m,) indices, after ``data.missing``: every row (a
     missing cell refused, or filled later), or those without a missing cell (drop)."""
-    encode.check_target(table, spec)
+    tablecheck.check_target(table, spec)
     used = [n for n in table.header if n in spec.features or n == spec.target]
     rows = np.arange(table.m)
     if spec.missing == "drop":
-        rows = np.flatnonzero(~encode.missing_mask(table, used))
+        rows = np.flatnonzero(~tablecheck.missing_mask(table, used))
         if not rows.size:
             raise DataError(
                 f"{encode.where_of(table)}: every row has a missing cell in the columns used, "
                 "so data.missing: drop leaves none"
             )
     elif spec.missing == "error":
-        encode.refuse_missing(table, used, rows, MISSING_FIX)
+        tablecheck.refuse_missing(table, used, rows, MISSING_FIX)
     else:  # mean fills features; a row's label cannot be made up
         fix = "data.missing: mean fills features, not the target; set data.missing: drop"
-        encode.refuse_missing(table, [spec.target], rows, fix)
+        tablecheck.refuse_missing(table, [spec.target], rows, fix)
     numeric = [n for n in used if kind.get(n) == "numeric" or n == spec.target]
-    encode.check_finite(table, numeric, rows)
+    tablecheck.check_finite(table, numeric, rows)
     return rows
 
 
@@ -241,12 +241,12 @@ def _from_tables(
     for key, table in tables.items():
         if key != "train":
             _pick_features(table, spec.target, spec.features, sources[key])
-    kind = encode.kinds(train, spec)
+    kind = tablecheck.kinds(train, spec)
     rows = {key: _usable_rows(table, spec, kind) for key, table in tables.items()}
     dropped = sum(table.m - rows[key].size for key, table in tables.items())
     classes: tuple[str, ...] = ()
     if spec.task == "classification":
-        classes = encode.find_classes(train, rows["train"], spec)
+        classes = tablecheck.find_classes(train, rows["train"], spec)
     # The same seeded splits as every other source: split_off on the row indices.
     index = Dataset(rows["train"][np.newaxis, :], rows["train"][np.newaxis, :], (), {})
     index = split_off(index, data_cfg.test_fraction, data_cfg.split_seed, "test")
