@@ -141,8 +141,10 @@ class Audit:
         return self.mismatch is None
 
     def to_dict(self) -> dict[str, Any]:
-        """The audit as JSON-able values (shapes as lists)."""
+        """The audit as JSON-able values (shapes as lists); a table's ``inputs`` too."""
+        table = {"inputs": self.inputs} if self.inputs else {}
         return {
+            **table,
             "layers": list(self.layers),
             "m": self.m,
             "X": list(self.X),
@@ -151,7 +153,6 @@ class Audit:
             "engine": self.engine,
             "data_match": self.data_match,
             "mismatch": self.mismatch,
-            "inputs": self.inputs or None,
             "shapes": [
                 {
                     "layer": row.l,

@@ -487,3 +487,18 @@ def test_softmax_table_predict_and_evaluate(in_tmp: Path) -> None:
     metrics = json.loads(out)
     assert [c["class"] for c in metrics["per_class"]] == classes
     assert metrics["accuracy"] >= 0.8
+
+
+def test_a_classifier_table_model_file_is_checked(classifier: Path) -> None:
+    with h5py.File("runs/r/params.h5", "a") as f:
+        prep = json.loads(f.attrs["preprocessing"])
+        prep["columns"][2]["categories"] = ["blue", "red"]  # 2 inputs where W1 takes 3
+        f.attrs["preprocessing"] = json.dumps(prep)
+    err = fails("predict", "--model", "runs/r", "--csv", "rows.csv")
+    assert err.startswith("dlcli: model file error: --model runs/r/params.h5: preprocessing {")
+    assert err.endswith(
+        "allowed for a table: columns, each (name, type numeric, mean, std > 0[, fill]) or "
+        "(name, type categorical, categories), giving W1's 5 inputs; features (their names), "
+        "target, task (regression or classification), missing (error, drop or mean), "
+        "unknown_category (error or zeros), and for a regression target_mean and target_std > 0"
+    )
