@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dlcli.data.encode import breakdown as table_inputs
 from dlcli.data.load import load as load_data
 from dlcli.model.sizes import (
     Flops,
@@ -100,6 +101,8 @@ class Audit:
     mismatch : None when the data fit ``layers``, else the one-line error naming the fix
     stream_batch : with ``data.stream: true``, train.batch_size: ``memory`` counts one batch
         of ``memory_m`` columns, not all m; None when X is loaded
+    inputs : for a table, how its columns give the n_x inputs ("a 1, colour 3 (blue, green,
+        red)"); "" for other data
     """
 
     layers: list[int]
@@ -115,6 +118,7 @@ class Audit:
     gram_flops: Flops | None = None
     gram_setup_flops: int = 0
     stream_batch: int | None = None
+    inputs: str = ""
 
     @property
     def m(self) -> int:
@@ -137,8 +141,10 @@ class Audit:
         return self.mismatch is None
 
     def to_dict(self) -> dict[str, Any]:
-        """The audit as JSON-able values (shapes as lists)."""
+        """The audit as JSON-able values (shapes as lists); a table's ``inputs`` too."""
+        table = {"inputs": self.inputs} if self.inputs else {}
         return {
+            **table,
             "layers": list(self.layers),
             "m": self.m,
             "X": list(self.X),
@@ -197,6 +203,8 @@ def audit(
     dtype: str = "float64",
     engine: str = "direct",
     stream_batch: int | None = None,
+    inputs: str = "",
+    mismatch_inputs: str = "",
 ) -> Audit:
     """The audit of a network of ``layers`` trained on data of the given shapes.
 
@@ -211,6 +219,9 @@ def audit(
     stream_batch : train.batch_size when X is streamed from disk (``data.stream: true``):
         memory then counts one batch, min(stream_batch, m) columns, as training's check
         does; None (X loaded) counts all m
+    inputs : how a table's columns give the n_x inputs, shown as they are
+    mismatch_inputs : the same for the layer-mismatch message (see
+        :func:`dlcli.model.sizes.data_mismatch`); "" leaves it as for other data
 
     Returns
     -------
@@ -247,11 +258,12 @@ def audit(
         parameters=parameter_count(layers),
         flops=flops(layers, m),
         memory=memory(layers, memory_m, np.dtype(dtype).itemsize, engine),
-        mismatch=data_mismatch(layers, int(X_shape[0]), int(Y_shape[0])),
+        mismatch=data_mismatch(layers, int(X_shape[0]), int(Y_shape[0]), mismatch_inputs),
         engine=engine,
         gram_flops=gram[0],
         gram_setup_flops=gram[1],
         stream_batch=stream_batch,
+        inputs=inputs,
     )
 
 
@@ -285,4 +297,6 @@ def audit_config(cfg: Config) -> Audit:
         cfg.train.dtype,
         engine,
         stream_batch=cfg.train.batch_size if cfg.data.stream else None,
+        inputs=table_inputs(dataset.preprocessing),
+        mismatch_inputs=dataset.inputs,
     )

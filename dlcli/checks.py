@@ -78,10 +78,10 @@ def check_config(
     keep_prob = cfg.model.keep_probs()
     masks = network.dropout_masks(layers, X.shape[1], keep_prob, rng) if keep_prob else None
     if model is None:
-        params = initial_params(cfg, dataset.n_x, X.shape[1], Y.shape[0])
+        params = initial_params(cfg, dataset.n_x, X.shape[1], Y.shape[0], dataset.inputs)
     else:
         # The same check initial_params makes, before the model file is read.
-        mismatch = data_mismatch(layers, dataset.n_x, Y.shape[0])
+        mismatch = data_mismatch(layers, dataset.n_x, Y.shape[0], dataset.inputs)
         if mismatch:
             raise ConfigError(mismatch)
         params = _model_params(model, layers)

@@ -17,7 +17,9 @@ import numpy as np
 from dlcli.config import validate
 from dlcli.data import tables
 from dlcli.data.course import read_course_file
+from dlcli.data.csvread import read_csv
 from dlcli.data.load import load as load_data
+from dlcli.data.tablecheck import model_rows
 from dlcli.errors import DataError, DlcliError
 from dlcli.images import write_grid
 from dlcli.metrics import classification_metrics, regression_metrics, softmax_metrics
@@ -156,7 +158,7 @@ def evaluate_split(model: Model, *, threshold: float = 0.5) -> Evaluation:
         dataset.X_test is None
         or dataset.X_test.shape[0] != model.n_x
         or (dataset.preprocessing != model.preprocessing if model.is_table else False)
-        or (not model.is_table and tuple(dataset.classes) != model.classes)
+        or (model.output != "linear" and tuple(dataset.classes) != model.classes)
     )
     if changed:
         raise DataError(
@@ -167,7 +169,7 @@ def evaluate_split(model: Model, *, threshold: float = 0.5) -> Evaluation:
     X, Y = dataset.X_test, dataset.Y_test
     if model.output == "softmax":
         Y = network.labels(Y, "softmax")  # one-hot (K, m) -> labels (1, m)
-    if model.is_table:
+    if model.is_table and model.output == "linear":
         Y = tables.unscale_target(dataset.preprocessing, Y)  # as training reported it
     described = (
         f"the test split of {source}: data.test_fraction {fraction:g}, "
@@ -189,7 +191,9 @@ def evaluate_files(
     check_threshold(threshold)
     csvs = [path for path in data if path.suffix.lower() == ".csv"]
     if model.is_table:
-        return evaluate_tables(model, data, key=key.replace("DATA.h5", "DATA.csv"))
+        return evaluate_tables(
+            model, data, key=key.replace("DATA.h5", "DATA.csv"), threshold=threshold
+        )
     if csvs:
         raise DataError(
             f"{key.replace('DATA.h5', 'DATA.csv')}: {csvs[0]}: a CSV table, but the model "
@@ -226,9 +230,12 @@ def evaluate_files(
     return _evaluate(model, X, Y, [str(p) for p in data], threshold)
 
 
-def evaluate_tables(model: Model, data: Sequence[Path], *, key: str = "DATA.csv") -> Evaluation:
+def evaluate_tables(
+    model: Model, data: Sequence[Path], *, key: str = "DATA.csv", threshold: float = 0.5
+) -> Evaluation:
     """Evaluate a table model on CSV tables taken together: each must hold the model's
-    feature columns and its target; the metrics are in the target's own units."""
+    feature columns and its target; a regression's metrics are in the target's own units, a
+    classifier's name its classes (a label it does not know is refused, naming the row)."""
     Xs, Ys = [], []
     for path in data:
         if path.suffix.lower() != ".csv":
@@ -237,13 +244,21 @@ def evaluate_tables(model: Model, data: Sequence[Path], *, key: str = "DATA.csv"
                 f"evaluated on CSV tables with its columns {model.preprocessing['features']} "
                 f"and {model.preprocessing['target']!r}"
             )
-        _, _, X, Y = table_columns(model, path, key, target=True)
+        if model.is_encoded_table:
+            prep = model.preprocessing
+            X, Y = model_rows(
+                prep, read_csv(path, key), model.classes, str(model.path), target=True
+            )
+            if model.output == "linear":
+                Y = tables.unscale_target(prep, Y)  # in the target's units
+        else:
+            _, _, X_raw, Y = table_columns(model, path, key, target=True)
+            X, _ = tables.apply_table(model.preprocessing, X_raw)
         Xs.append(X)
         Ys.append(Y)
-    X_raw = np.concatenate(Xs, axis=1)  # (n_x, m)
+    X = np.concatenate(Xs, axis=1)  # (n_x, m)
     Y = np.concatenate(Ys, axis=1)  # (1, m)
-    X, _ = tables.apply_table(model.preprocessing, X_raw)
-    return _evaluate(model, X, Y, [str(p) for p in data], 0.5)
+    return _evaluate(model, X, Y, [str(p) for p in data], threshold)
 
 
 def mislabeled_grid(evaluation: Evaluation, model: Model, out: Path, threshold: float) -> int:

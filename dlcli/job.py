@@ -78,7 +78,7 @@ def _new_run(
     m, n_y = dataset.X_train.shape[1], dataset.Y_train.shape[0]
     if cfg.data.stream:  # one batch is in memory at a time
         m = min(m, cfg.train.batch_size)
-    params = runs.initial_params(cfg, dataset.n_x, m, n_y)
+    params = runs.initial_params(cfg, dataset.n_x, m, n_y, dataset.inputs)
     run_dir = runs.create_run_dir(
         out or cfg.output.dir / name, cfg.to_dict(), force=force, note=init_note(cfg)
     )
@@ -150,6 +150,8 @@ def _metrics(
         "train_examples": int(m),
         "run_dir": str(run_dir),
     }
+    if cfg.data.missing == "drop":  # a table's rows left out for a missing cell
+        metrics["dropped_rows"] = dataset.dropped_rows
     if cfg.train.early_stopping is not None:
         metrics["stopped_early"] = result.iterations < iterations
         metrics["best_iteration"] = result.best_iteration

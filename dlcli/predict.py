@@ -14,6 +14,9 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from dlcli.data import encode
+from dlcli.data.csvread import read_csv
+from dlcli.data.tablecheck import model_rows
 from dlcli.data.tables import apply_table, csv_numbers, read_csv_rows, unscale_target
 from dlcli.errors import DataError, DlcliError, ImageError, ModelFileError
 from dlcli.images import find_pictures, read_image
@@ -38,7 +41,8 @@ class Model:
     preprocessing : ``{"kind": "image", "example_shape": [h, w, c], "divide_by": 255.0}``,
         ``{"kind": "none"}`` (features as they are) or ``{"kind": "table", "features": [...],
         "mean": [...], "std": [...], "target": name, "target_mean": float, "target_std": float}``
-        (named CSV columns, standardized; the network predicts the standardized target)
+        (named CSV columns, standardized; the network predicts the standardized target), or
+        a table's per-column form (``"columns"``, ``"task"``, ... see :mod:`dlcli.data.encode`)
     config : the resolved config it was trained with, if the file holds it
     """
 
@@ -66,6 +70,11 @@ class Model:
     @property
     def is_table(self) -> bool:
         return self.preprocessing["kind"] == "table"
+
+    @property
+    def is_encoded_table(self) -> bool:
+        """A table model of the per-column form: categories, missing cells, classes."""
+        return encode.is_encoded(self.preprocessing)
 
     def takes(self) -> str:
         """What the model takes, for messages: pictures, features or table columns."""
@@ -197,36 +206,10 @@ def _check_classes(classes: Any, output: str, n_y: int, where: str) -> None:
 
 
 def _check_table_preprocessing(prep: dict[str, Any], n_x: int, output: str, where: str) -> None:
-    """A table model's preprocessing names n_x features with a finite mean and a std > 0
-    each, and the target with its mean and std, as :func:`dlcli.data.standardize` writes."""
-
-    def number(v: Any, positive: bool = False) -> bool:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
-        return ok and (v > 0 or not positive)
-
-    def numbers(v: Any, positive: bool = False) -> bool:
-        return isinstance(v, list) and len(v) == n_x and all(number(x, positive) for x in v)
-
-    features = prep.get("features")
-    if not (
-        isinstance(features, list)
-        and len(features) == n_x
-        and all(isinstance(f, str) for f in features)
-        and numbers(prep.get("mean"))
-        and numbers(prep.get("std"), positive=True)
-        and isinstance(prep.get("target"), str)
-        and number(prep.get("target_mean"))
-        and number(prep.get("target_std"), positive=True)
-    ):
-        raise ModelFileError(
-            f"{where}: preprocessing {prep}; allowed for a table: features (names), mean and std "
-            f"(numbers, std > 0), each a list of W1's {n_x} columns, a target name, target_mean "
-            "and target_std > 0"
-        )
-    if output != "linear":
-        raise ModelFileError(
-            f"{where}: a table model with a {output} output; allowed: linear (tables are for regression)"
-        )
+    """A table model's preprocessing in either form :mod:`dlcli.data.encode` writes."""
+    problem = encode.stored_problem(prep, n_x, output)
+    if problem is not None:
+        raise ModelFileError(f"{where}: {problem}")
 
 
 def pixels_to_X(pixels: np.ndarray, preprocessing: dict[str, Any]) -> np.ndarray:
@@ -426,29 +409,71 @@ def table_columns(
 class TablePrediction:
     """``dlcli predict --csv``: the input rows as read, and a prediction for each.
 
-    values : ndarray of shape (m,), in the target's own units
+    values : ndarray of shape (m,), in the target's own units; for a classifier the
+        predicted class names, object (m,)
+    probability : ndarray of shape (m,), the probability of each row's predicted class, or
+        None for a regression
+    probabilities : ndarray of shape (K, m), every class's probability (with
+        ``--all-probabilities``), else None
     """
 
     header: list[str]
     rows: list[list[str]]
     column: str
     values: np.ndarray
+    probability: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    classes: tuple[str, ...] = ()
+
+    @property
+    def added(self) -> list[str]:
+        """The columns predict adds to the rows."""
+        extra = [] if self.probability is None else ["probability"]
+        if self.probabilities is not None:
+            extra += [f"probability_{c}" for c in self.classes]
+        return [self.column, *extra]
+
+    def cells(self, i: int) -> list[str]:
+        """Row i's added cells; numbers at full precision (the shortest text that reads back
+        as the same float64)."""
+        if self.probability is None:
+            return [repr(float(self.values[i]))]
+        cells = [str(self.values[i]), repr(float(self.probability[i]))]
+        if self.probabilities is not None:
+            cells += [repr(float(p)) for p in self.probabilities[:, i]]
+        return cells
 
     def write(self, out: TextIO) -> None:
-        """The input rows, unchanged, plus the prediction column, at full precision (the
-        shortest text that reads back as the same float64)."""
+        """The input rows, unchanged, plus the prediction columns."""
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([*self.header, self.column])
-        for row, value in zip(self.rows, self.values, strict=True):
-            writer.writerow([*row, repr(float(value))])
+        writer.writerow([*self.header, *self.added])
+        for i, row in enumerate(self.rows):
+            writer.writerow([*row, *self.cells(i)])
 
 
-def predict_table(model: Model, path: Path, key: str = "--csv") -> TablePrediction:
+def class_probabilities(model: Model, ZL: np.ndarray) -> np.ndarray:
+    """Every class's probability, (K, m): softmax(ZL), or [1 - AL, AL] for a sigmoid output."""
+    if model.output == "softmax":
+        return network.softmax(ZL)  # (K, m)
+    AL = ACTIVATIONS["sigmoid"][0](ZL)[0]  # (m,)
+    return np.stack([1.0 - AL, AL])
+
+
+def predict_table(
+    model: Model,
+    path: Path,
+    key: str = "--csv",
+    *,
+    threshold: float = 0.5,
+    all_probabilities: bool = False,
+) -> TablePrediction:
     """Predict every row of a CSV table with a table model.
 
     The model's feature columns are taken by name (other columns are kept as they are, the
-    target may be absent), standardized with the stored mean and std, run through the
-    network, and the prediction unscaled to the target's units.
+    target may be absent), standardized with the stored mean and std (categories one-hot,
+    missing cells filled as the model says), run through the network; a regression's
+    prediction is unscaled to the target's units, a classifier's is the class name (as
+    :func:`top_class` picks it) and its probability.
     """
     if not model.is_table:
         raise DlcliError(
@@ -456,11 +481,23 @@ def predict_table(model: Model, path: Path, key: str = "--csv") -> TablePredicti
             "--csv is for models trained on one (data.train: FILE.csv or data.generate housing)"
         )
     column = f"predicted_{model.preprocessing['target']}"
-    header, body, X_raw, _ = table_columns(model, path, key, target=False)
+    if model.is_encoded_table:
+        table = read_csv(path, key)
+        header, rows = table.header, encode.table_rows(table)
+        X, _ = model_rows(model.preprocessing, table, model.classes, str(model.path), target=False)
+    else:
+        header, body, X_raw, _ = table_columns(model, path, key, target=False)
+        rows = [row for _, row in body]
+        X, _ = apply_table(model.preprocessing, X_raw)  # (n_x, m)
     if column in header:
         raise DataError(
             f"{key}: {path}: already has a column {column!r}; predict adds it, so remove it first"
         )
-    X, _ = apply_table(model.preprocessing, X_raw)  # (n_x, m)
-    values = unscale_target(model.preprocessing, output_logits(model, X))[0]  # (m,)
-    return TablePrediction(header, [row for _, row in body], column, values)
+    ZL = output_logits(model, X)
+    if model.output == "linear":
+        values = unscale_target(model.preprocessing, ZL)[0]  # (m,)
+        return TablePrediction(header, rows, column, values)
+    labels, probability = top_class(model, ZL, threshold)
+    names = np.array(model.classes, object)[labels]  # (m,)
+    every = class_probabilities(model, ZL) if all_probabilities else None
+    return TablePrediction(header, rows, column, names, probability, every, model.classes)

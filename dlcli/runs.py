@@ -277,18 +277,19 @@ def model_meta(cfg: Config, dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1) -> network.Params:
+def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1, inputs: str = "") -> network.Params:
     """Parameters to start from: the config's ``init`` (random or ``init.from`` a file).
 
     Checks first that ``model.layers`` begins with n_x and ends with n_y as the data do
-    (:func:`dlcli.model.sizes.data_mismatch`) and that the network fits in memory.
+    (:func:`dlcli.model.sizes.data_mismatch`, ``inputs`` naming a table's columns) and that
+    the network fits in memory.
 
     Returns
     -------
     params : dict of ``W{l}`` (n[l], n[l-1]) and ``b{l}`` (n[l], 1) in ``train.dtype``
     """
     layers = list(cfg.model.layers)
-    mismatch = data_mismatch(layers, n_x, n_y)
+    mismatch = data_mismatch(layers, n_x, n_y, inputs)
     if mismatch is not None:
         raise ConfigError(mismatch)
     dtype = np.dtype(cfg.train.dtype)

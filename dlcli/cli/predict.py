@@ -31,7 +31,8 @@ def predict(
             "--csv",
             help="Predict the rows of this CSV table with a table model instead of pictures: "
             "its feature columns are taken by name (other columns kept, the target may be "
-            "absent); writes the rows plus a predicted_<target> column.",
+            "absent); writes the rows plus a predicted_<target> column (for a classifier the "
+            "class name, and its probability).",
             metavar="FILE.csv",
             show_default=False,
         ),
@@ -47,6 +48,13 @@ def predict(
     force: Annotated[
         bool, typer.Option("--force", help="With --out: replace a file that exists.")
     ] = False,
+    all_probabilities: Annotated[
+        bool,
+        typer.Option(
+            "--all-probabilities",
+            help="With --csv and a classifier: add one probability_<class> column per class.",
+        ),
+    ] = False,
     threshold: ThresholdOpt = None,
     fit: FitOpt = "stretch",
     json_out: Annotated[
@@ -55,7 +63,8 @@ def predict(
             "--json",
             help='Print only JSON on stdout: a list of {"path", "label", "probability", "error"} '
             '({"path", "value", "error"} for a linear-output model); with --csv an object with '
-            '"column" and "predictions".',
+            '"column" and "predictions" (a classifier: also "probability", and '
+            '"probabilities" by class with --all-probabilities).',
         ),
     ] = False,
 ) -> None:
@@ -71,7 +80,8 @@ def predict(
 
     A table model (trained on a CSV or data.generate housing) predicts --csv rows: features
     standardized with the mean and std stored in the model, the prediction in the target's
-    units, written at full precision.
+    units, written at full precision. A classifier table model (words or integers as labels)
+    writes the predicted class name and its probability.
     """
     with user_errors():
         from dlcli.cli.progress import Counter
@@ -88,9 +98,11 @@ def predict(
             raise DlcliError(
                 "--out: goes with --csv (a table's predictions); picture predictions print on stdout"
             )
+        if all_probabilities and csv is None:
+            raise DlcliError("--all-probabilities: goes with --csv (a classifier table's rows)")
         loaded, threshold = model_and_threshold(model, threshold)
         if csv is not None:
-            _predict_csv(loaded, csv, out, force, json_out)
+            _predict_csv(loaded, csv, out, force, json_out, threshold, all_probabilities)
             return
         with Counter("reading pictures") as counter:
             rows = predict_pictures(
@@ -110,8 +122,16 @@ def predict(
         raise typer.Exit(1)
 
 
-def _predict_csv(model: Model, csv: Path, out: Path | None, force: bool, json_out: bool) -> None:
-    """dlcli predict --csv: the rows plus a prediction column to --out or stdout."""
+def _predict_csv(
+    model: Model,
+    csv: Path,
+    out: Path | None,
+    force: bool,
+    json_out: bool,
+    threshold: float = 0.5,
+    all_probabilities: bool = False,
+) -> None:
+    """dlcli predict --csv: the rows plus the prediction columns to --out or stdout."""
     import io
 
     from dlcli.cli.render import count
@@ -121,7 +141,12 @@ def _predict_csv(model: Model, csv: Path, out: Path | None, force: bool, json_ou
         from dlcli.data.write import check_writable
 
         check_writable([out], force, suffix=".csv")
-    predicted = predict_table(model, csv)
+    if all_probabilities and model.output == "linear":
+        raise DlcliError(
+            f"--all-probabilities: the model {model.path} has a linear output and predicts "
+            "values; class probabilities come from a sigmoid or softmax output"
+        )
+    predicted = predict_table(model, csv, threshold=threshold, all_probabilities=all_probabilities)
     text = io.StringIO()
     predicted.write(text)
     if out is not None:
@@ -135,13 +160,21 @@ def _predict_csv(model: Model, csv: Path, out: Path | None, force: bool, json_ou
             "out": None if out is None else str(out),
             "column": predicted.column,
             "rows": len(predicted.rows),
-            "predictions": [float(v) for v in predicted.values],
+            "predictions": [float(v) for v in predicted.values]
+            if predicted.probability is None
+            else [str(v) for v in predicted.values],  # a classifier's class names
         }
+        if predicted.probability is not None:
+            report["probability"] = predicted.probability.tolist()
+        if predicted.probabilities is not None:
+            report["probabilities"] = dict(
+                zip(predicted.classes, predicted.probabilities.tolist(), strict=True)
+            )
         typer.echo(strict_json(report))
     elif out is None:
         typer.echo(text.getvalue(), nl=False)
     else:
         typer.echo(
             f"wrote {out}: {count(len(predicted.rows), 'row')}, the columns of {csv} "
-            f"and {predicted.column}"
+            f"and {', '.join(predicted.added)}"
         )

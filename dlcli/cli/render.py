@@ -58,6 +58,7 @@ def metrics_table(metrics: dict) -> Table:
         "iterations",
         "train_seconds",
         "engine",
+        "dropped_rows",
         "run_dir",
     ):
         if key in metrics:
@@ -106,6 +107,8 @@ def _audit_totals(report: Audit) -> tuple[Table, list[str]]:
         totals.add_row("data", Text(fit, style="green"))
     else:
         totals.add_row("data", Text(f"MISMATCH: {report.mismatch}", style="bold red"))
+    if report.inputs:  # a table's columns: nobody should count one-hot inputs by hand
+        totals.add_row("inputs", f"n_x = {report.X[0]}: {report.inputs}")
     totals.add_row("parameters", f"{report.parameters:,}")
     flops = report.flops
     gflop = _scaled(flops.total, 1000, ("FLOP", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP"))

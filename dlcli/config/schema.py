@@ -49,6 +49,10 @@ class GenerateConfig(_Section):
         return examples
 
 
+#: data keys for tables that the resolved config leaves out at their defaults.
+TABLE_KEYS = ("classes", "categorical", "missing", "unknown_category")
+
+
 class DataConfig(_Section):
     train: Path | None = None
     test: Path | None = None
@@ -60,6 +64,27 @@ class DataConfig(_Section):
     target: str | None = None
     features: list[str] | None = None
     stream: bool = False
+    classes: list[str] | None = None
+    categorical: list[str] | None = None
+    missing: Literal["error", "drop", "mean"] = "error"
+    unknown_category: Literal["error", "zeros"] = "error"
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _class_names(cls, value: Any) -> Any:
+        """Class names as text, so ``[0, 1]`` names the labels 0 and 1 of a CSV column."""
+        if not isinstance(value, list):
+            return value
+        names = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+        if not all(isinstance(n, str) and n.strip() for n in names):
+            raise ValueError(f"must be a list of class names (words or integers), found {value!r}")
+        names = [n.strip() for n in names]
+        twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+        if twice is not None:
+            raise ValueError(f"names {twice!r} twice; each class once")
+        if len(names) < 2:
+            raise ValueError(f"names {len(names)} class; a classifier needs 2 or more")
+        return names
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -259,6 +284,11 @@ class Config(_Section):
         layer numbers as ints)."""
         resolved = self.model_dump(mode="json", by_alias=True)
         resolved["init"]["per_layer"] = dict(self.init.per_layer)
+        # The table keys of issue 13 appear only when they differ from their defaults, so a
+        # config without them resolves (and its run files hash) as it did before them.
+        for key in TABLE_KEYS:
+            if resolved["data"][key] == DataConfig.model_fields[key].default:
+                del resolved["data"][key]
         if self.data.stream:  # streaming reads blocks: say so, as the run does
             resolved["train"]["shuffle"] = "blocks"
         return resolved

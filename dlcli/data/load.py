@@ -12,14 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from dlcli.data import encode, tablecheck
 from dlcli.data.course import CourseFile, read_course_file
+from dlcli.data.csvread import CsvTable, read_csv
 from dlcli.data.generated import FLOWER_CLASSES, flower, housing, spiral, spiral_classes
-from dlcli.data.tables import apply_table, read_csv_table, standardize, table_dataset
+from dlcli.data.tables import table_dataset
 from dlcli.errors import DataError
 from dlcli.model import network
 
-# A table's columns by name: a CSV file's, or the generated housing set's.
-Table = dict[str, np.ndarray]
+#: What messages call the table data.generate housing makes.
+GENERATED_TABLE = "the generated housing table"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Dataset:
     X_train : ndarray of shape (n_x, m)
     Y_train : ndarray of shape (1, m)
     preprocessing : how raw inputs become columns of X; stored with the model
+    dropped_rows : rows of the tables left out for a missing cell (``data.missing: drop``)
     """
 
     X_train: np.ndarray
@@ -40,31 +43,46 @@ class Dataset:
     sources: dict[str, str] = field(default_factory=dict)
     X_val: np.ndarray | None = None
     Y_val: np.ndarray | None = None
+    dropped_rows: int = 0  # rows of a table left out by data.missing: drop
 
     @property
     def n_x(self) -> int:
         return self.X_train.shape[0]
+
+    @property
+    def inputs(self) -> str:
+        """How a table's columns give the n_x inputs ("a 1, colour 3 (blue, green, red)"),
+        for the layer-mismatch message; "" for other data and numeric-only regressions,
+        whose message stays as it was."""
+        return encode.breakdown(self.preprocessing) if encode.is_encoded(self.preprocessing) else ""
 
 
 def _kind_name(preprocessing: dict[str, Any]) -> str:
     return "uint8 pixels" if preprocessing["kind"] == "image" else "float features"
 
 
-def _read_source(
-    path: Path, key: str, output: str, numeric: list[str] | None = None, stream: bool = False
-) -> CourseFile | Table:
-    """One file: a course HDF5 file, or a CSV table (raw columns, ``numeric`` ones as numbers;
-    the caller picks and standardizes them)."""
+def _read_source(path: Path, key: str, output: str, stream: bool = False) -> CourseFile | CsvTable:
+    """One file: a course HDF5 file, or a CSV table (typed columns; the caller picks and
+    encodes them)."""
     if path.suffix.lower() == ".csv":
-        return read_csv_table(path, key, numeric)
+        return read_csv(path, key)
     return read_course_file(path, key, output, stream)
 
 
-def _generated(gen: Any) -> CourseFile | Table:
-    """The built-in set ``data.generate`` names: the housing table, or the flower or spiral
-    as if read from its file (two float features per example)."""
+def _generated(gen: Any) -> CourseFile | CsvTable:
+    """The built-in set ``data.generate`` names: the housing table (as if read from its CSV
+    file), or the flower or spiral as if read from its file (two float features per example)."""
     if gen.name == "housing":
-        return housing(gen.examples, gen.seed)
+        columns = housing(gen.examples, gen.seed)
+        m = gen.examples
+        return CsvTable(
+            Path(GENERATED_TABLE),
+            "data.generate",
+            list(columns),
+            np.arange(2, m + 2),  # the lines its CSV file would have
+            columns,
+            {name: np.zeros(m, bool) for name in columns},
+        )
     if gen.name == "flower":
         X, Y = flower(gen.examples, gen.seed)
         classes = FLOWER_CLASSES
@@ -83,47 +101,41 @@ def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
     ``data.test_fraction`` and ``data.validation_fraction`` split seeded parts off, and labels
     become one-hot columns for a softmax output.
     """
-    # Named features leave other columns of a CSV unused, so they need not be numbers.
-    numeric = None
-    if data_cfg.features is not None:
-        numeric = [*data_cfg.features, *([data_cfg.target] if data_cfg.target else [])]
     sources: dict[str, str] = {}
     if data_cfg.generate is not None:
         sources["generate"] = data_cfg.generate.name
         train = _generated(data_cfg.generate)
     else:
-        train = _read_source(data_cfg.train, "data.train", output, numeric, data_cfg.stream)
+        train = _read_source(data_cfg.train, "data.train", output, data_cfg.stream)
         sources["train"] = str(data_cfg.train)
-    others: dict[str, CourseFile | Table] = {}
+    others: dict[str, CourseFile | CsvTable] = {}
     for key in ("test", "validation"):
         path = getattr(data_cfg, key)
         if path is not None:
-            others[key] = _read_other(path, key, output, numeric, train)
+            others[key] = _read_other(path, key, output, train)
             sources[key] = str(path)
-    if isinstance(train, dict):
+    if isinstance(train, CsvTable):  # encoded after its split, from the training part
         dataset = _from_tables(data_cfg, output, {"train": train, **others}, sources)
     else:
         dataset = _from_course_files(train, others, sources)
-    dataset = split_off(dataset, data_cfg.test_fraction, data_cfg.split_seed, "test")
-    dataset = split_off(
-        dataset, data_cfg.validation_fraction, data_cfg.split_seed + 1, "validation"
-    )
-    if isinstance(train, dict):
-        dataset = _standardized(dataset)
+        dataset = split_off(dataset, data_cfg.test_fraction, data_cfg.split_seed, "test")
+        dataset = split_off(
+            dataset, data_cfg.validation_fraction, data_cfg.split_seed + 1, "validation"
+        )
     if output == "softmax":
         dataset = one_hot(dataset)
     return dataset
 
 
 def _read_other(
-    path: Path, key: str, output: str, numeric: list[str] | None, train: CourseFile | Table
-) -> CourseFile | Table:
+    path: Path, key: str, output: str, train: CourseFile | CsvTable
+) -> CourseFile | CsvTable:
     """The ``data.test`` or ``data.validation`` file, refused unless it is the same kind of
     source as the training data, with examples of the same kind, shape and classes."""
-    read = _read_source(path, f"data.{key}", output, numeric)
+    read = _read_source(path, f"data.{key}", output)
     where = f"data.{key}: {path}"
-    table = isinstance(read, dict)
-    if table != isinstance(train, dict):
+    table = isinstance(read, CsvTable)
+    if table != isinstance(train, CsvTable):
         raise DataError(
             f"{where}: a {'CSV table' if table else 'course HDF5 file'}, but data.train is not"
         )
@@ -157,44 +169,102 @@ def _from_course_files(
     )
 
 
-def _from_tables(
-    data_cfg: Any, output: str, tables: dict[str, Table], sources: dict[str, str]
-) -> Dataset:
-    """Raw features and target picked by name from each table (standardized after the split,
-    with the training part's statistics)."""
-    if output != "linear":
-        raise DataError(
-            f"data: a table is for regression; set model.output_activation: linear (found {output})"
-        )
-    where = sources.get("train", "the generated housing table")
+def _pick_features(
+    table: CsvTable, target: str | None, features: list[str] | None, where: str
+) -> list[str]:
+    """The feature columns: ``data.features``, or every column but the target; each one a
+    column of ``table``, none of them the target (the checks and messages of
+    :func:`dlcli.data.tables.table_dataset`, given empty columns: only the names count)."""
+    return table_dataset({n: np.zeros(0) for n in table.header}, target, features, where)[2]
+
+
+def _table_spec(data_cfg: Any, output: str, table: CsvTable, where: str) -> encode.TableSpec:
+    """What the data section says about the table, its columns checked against it."""
     target = (
         data_cfg.target if data_cfg.target is not None or data_cfg.generate is None else "price_k"
     )
-    X, Y, features = table_dataset(tables["train"], target, data_cfg.features, where)
-    other = {
-        k: table_dataset(t, target, features, sources[k])[:2]
-        for k, t in tables.items()
-        if k != "train"
-    }
-    test, validation = other.get("test", (None, None)), other.get("validation", (None, None))
-    prep = {"kind": "table", "features": features, "target": target}
-    return Dataset(X, Y, (), prep, *test, sources, *validation)
-
-
-def _standardized(dataset: Dataset) -> Dataset:
-    """Every split standardized with the training part's statistics, recorded in preprocessing."""
-    prep = standardize(
-        dataset.X_train,
-        dataset.Y_train,
-        dataset.preprocessing["features"],
-        dataset.preprocessing["target"],
+    features = _pick_features(table, target, data_cfg.features, where)
+    for name in data_cfg.categorical or ():
+        if name not in features:
+            raise DataError(
+                f"data.categorical: {name!r} is not a feature column of {where}; features: {features}"
+            )
+    return encode.TableSpec(
+        target,
+        features,
+        tuple(data_cfg.categorical or ()),
+        data_cfg.missing,
+        data_cfg.unknown_category,
+        "regression" if output == "linear" else "classification",
+        None if data_cfg.classes is None else tuple(data_cfg.classes),
+        output,
     )
-    parts = {}
-    for split in ("train", "test", "val"):
-        X, Y = getattr(dataset, f"X_{split}"), getattr(dataset, f"Y_{split}")
-        if X is not None:
-            parts[f"X_{split}"], parts[f"Y_{split}"] = apply_table(prep, X, Y)
-    return replace(dataset, preprocessing=prep, **parts)
+
+
+MISSING_FIX = (
+    "set data.missing: drop (leave those rows out) or mean (fill a number column with the "
+    "training mean, a text column with a 'missing' category)"
+)
+
+
+def _usable_rows(table: CsvTable, spec: encode.TableSpec, kind: dict[str, str]) -> np.ndarray:
+    """The rows of ``table`` to use, (m,) indices, after ``data.missing``: every row (a
+    missing cell refused, or filled later), or those without a missing cell (drop)."""
+    tablecheck.check_target(table, spec)
+    used = [n for n in table.header if n in spec.features or n == spec.target]
+    rows = np.arange(table.m)
+    if spec.missing == "drop":
+        rows = np.flatnonzero(~tablecheck.missing_mask(table, used))
+        if not rows.size:
+            raise DataError(
+                f"{encode.where_of(table)}: every row has a missing cell in the columns used, "
+                "so data.missing: drop leaves none"
+            )
+    elif spec.missing == "error":
+        tablecheck.refuse_missing(table, used, rows, MISSING_FIX)
+    else:  # mean fills features; a row's label cannot be made up
+        fix = "data.missing: mean fills features, not the target; set data.missing: drop"
+        tablecheck.refuse_missing(table, [spec.target], rows, fix)
+    numeric = [n for n in used if kind.get(n) == "numeric" or n == spec.target]
+    tablecheck.check_finite(table, numeric, rows)
+    return rows
+
+
+def _from_tables(
+    data_cfg: Any, output: str, tables: dict[str, CsvTable], sources: dict[str, str]
+) -> Dataset:
+    """Features and target picked by name from each table, the ``data.*_fraction`` splits
+    made, then every split encoded (:mod:`dlcli.data.encode`) with what the training part
+    gives: means, standard deviations and categories."""
+    train = tables["train"]
+    spec = _table_spec(data_cfg, output, train, sources.get("train", GENERATED_TABLE))
+    for key, table in tables.items():
+        if key != "train":
+            _pick_features(table, spec.target, spec.features, sources[key])
+    kind = tablecheck.kinds(train, spec)
+    rows = {key: _usable_rows(table, spec, kind) for key, table in tables.items()}
+    dropped = sum(table.m - rows[key].size for key, table in tables.items())
+    classes: tuple[str, ...] = ()
+    if spec.task == "classification":
+        classes = tablecheck.find_classes(train, rows["train"], spec)
+    # The same seeded splits as every other source: split_off on the row indices.
+    index = Dataset(rows["train"][np.newaxis, :], rows["train"][np.newaxis, :], (), {})
+    index = split_off(index, data_cfg.test_fraction, data_cfg.split_seed, "test")
+    index = split_off(index, data_cfg.validation_fraction, data_cfg.split_seed + 1, "validation")
+    prep = encode.fit(train, index.X_train[0], spec, kind)
+    parts: dict[str, np.ndarray | None] = {}
+    for split, key in (("train", "train"), ("test", "test"), ("val", "validation")):
+        split_off_rows = getattr(index, f"X_{split}")
+        table, part = tables.get(key, train), rows.get(key)
+        if key == "train" or key not in tables:  # the training file, or a part split off it
+            part = None if split_off_rows is None else split_off_rows[0]
+        X, Y = (None, None)
+        if part is not None:
+            X, Y = encode.transform(prep, table, part, target=True, classes=classes)
+        parts[f"X_{split}"], parts[f"Y_{split}"] = X, Y
+    return Dataset(
+        classes=classes, preprocessing=prep, sources=sources, dropped_rows=dropped, **parts
+    )
 
 
 def one_hot(dataset: Dataset) -> Dataset:

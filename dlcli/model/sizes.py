@@ -128,7 +128,7 @@ def memory_estimate(layers: Sequence[int], m: int, itemsize: int) -> int:
     return memory(layers, m, itemsize).total
 
 
-def data_mismatch(layers: Sequence[int], n_x: int, n_y: int = 1) -> str | None:
+def data_mismatch(layers: Sequence[int], n_x: int, n_y: int = 1, inputs: str = "") -> str | None:
     """The one-line error when the data do not fit the network's ends, else None.
 
     Parameters
@@ -136,11 +136,14 @@ def data_mismatch(layers: Sequence[int], n_x: int, n_y: int = 1) -> str | None:
     layers : sequence of int, model.layers [n[0], ..., n[L]]
     n_x : rows of X (n_x, m), features per example
     n_y : rows of Y (n_y, m), labels per example
+    inputs : how a table's columns give the n_x inputs, e.g. "size_m2 1, colour 3 (blue,
+        green, red)", so nobody counts one-hot columns by hand; "" says nothing more
     """
     if layers[0] != n_x:
+        given = f" ({inputs})" if inputs else ""
         return (
-            f"model.layers[0]: is {layers[0]} but the data have n_x = {n_x} features per example; "
-            f"set model.layers[0] to {n_x}"
+            f"model.layers[0]: is {layers[0]} but the data have n_x = {n_x} features per example"
+            f"{given}; set model.layers[0] to {n_x}"
         )
     if layers[-1] != n_y:
         return (
