@@ -149,8 +149,8 @@ def test_data_churn_writes_the_table(in_tmp: Path) -> None:
         "contract, region, status",
         f"status: stays {statuses.count('stays')}, leaves {statuses.count('leaves')}; "
         f"missing cells: monthly_fee {fees_gone} (empty), region {regions_gone} (NA)",
-        "Train on it: dlcli train configs/churn.yaml --set data.train=churn.csv "
-        "--set data.target=status",
+        "Train on it: dlcli train configs/churn.yaml --set data.generate=null "
+        "--set data.train=churn.csv",
     ]
     text = Path("churn.csv").read_text(encoding="utf-8")
     assert text.startswith(HEADER + "\n") and text.endswith("\n") and "\r" not in text

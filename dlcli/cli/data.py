@@ -249,8 +249,8 @@ def churn(
     typer.echo(
         f"wrote {out}: {count(examples, 'row')}, columns {', '.join(CHURN_COLUMNS)}\n"
         f"status: {status}; missing cells: monthly_fee {fee} (empty), region {region} (NA)\n"
-        f"Train on it: dlcli train configs/churn.yaml --set data.train={out} "
-        f"--set data.target=status"
+        f"Train on it: dlcli train configs/churn.yaml --set data.generate=null "
+        f"--set data.train={out}"
     )
 
 

@@ -34,7 +34,7 @@ class _Section(BaseModel):
 class GenerateConfig(_Section):
     """A built-in data set made by dlcli itself."""
 
-    name: Literal["flower", "spiral", "housing"] = "flower"
+    name: Literal["flower", "spiral", "housing", "churn"] = "flower"
     classes: Annotated[int, Field(strict=True, ge=2, le=100)] = 3
     examples: Annotated[int, Field(strict=True, ge=2, le=10_000_000)] = 400
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1

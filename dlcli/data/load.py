@@ -15,13 +15,15 @@ import numpy as np
 from dlcli.data import encode, tablecheck
 from dlcli.data.course import CourseFile, read_course_file
 from dlcli.data.csvread import CsvTable, read_csv
-from dlcli.data.generated import FLOWER_CLASSES, flower, housing, spiral, spiral_classes
+from dlcli.data.generated import FLOWER_CLASSES, churn, flower, housing, spiral, spiral_classes
 from dlcli.data.tables import table_dataset
 from dlcli.errors import DataError
 from dlcli.model import network
 
 #: What messages call the table data.generate housing makes.
 GENERATED_TABLE = "the generated housing table"
+#: The column each generated table predicts when data.target is not given.
+GENERATED_TARGETS = {"housing": "price_k", "churn": "status"}
 
 
 @dataclass(frozen=True)
@@ -72,17 +74,8 @@ def _read_source(path: Path, key: str, output: str, stream: bool = False) -> Cou
 def _generated(gen: Any) -> CourseFile | CsvTable:
     """The built-in set ``data.generate`` names: the housing table (as if read from its CSV
     file), or the flower or spiral as if read from its file (two float features per example)."""
-    if gen.name == "housing":
-        columns = housing(gen.examples, gen.seed)
-        m = gen.examples
-        return CsvTable(
-            Path(GENERATED_TABLE),
-            "data.generate",
-            list(columns),
-            np.arange(2, m + 2),  # the lines its CSV file would have
-            columns,
-            {name: np.zeros(m, bool) for name in columns},
-        )
+    if gen.name in GENERATED_TARGETS:
+        return _generated_table(gen)
     if gen.name == "flower":
         X, Y = flower(gen.examples, gen.seed)
         classes = FLOWER_CLASSES
@@ -90,6 +83,25 @@ def _generated(gen: Any) -> CourseFile | CsvTable:
         X, Y = spiral(gen.examples, gen.classes, gen.seed)
         classes = spiral_classes(gen.classes)
     return CourseFile(X, Y, classes, (2,), {"kind": "none"}, named_classes=True)
+
+
+def _generated_table(gen: Any) -> CsvTable:
+    """The housing or churn table as if read from its CSV file: missing cells (churn's NaN
+    fees and None regions) become the reader's NaN / "" with their mask."""
+    columns = (
+        housing(gen.examples, gen.seed) if gen.name == "housing" else churn(gen.examples, gen.seed)
+    )
+    missing = {
+        name: np.isnan(col) if col.dtype.kind == "f" else np.array([c is None for c in col])
+        for name, col in columns.items()
+    }
+    for name, col in columns.items():
+        if col.dtype == object:
+            col[missing[name]] = ""
+    m = gen.examples
+    where = GENERATED_TABLE if gen.name == "housing" else f"the generated {gen.name} table"
+    lines = np.arange(2, m + 2)  # the lines its CSV file would have
+    return CsvTable(Path(where), "data.generate", list(columns), lines, columns, missing)
 
 
 def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
@@ -180,9 +192,9 @@ def _pick_features(
 
 def _table_spec(data_cfg: Any, output: str, table: CsvTable, where: str) -> encode.TableSpec:
     """What the data section says about the table, its columns checked against it."""
-    target = (
-        data_cfg.target if data_cfg.target is not None or data_cfg.generate is None else "price_k"
-    )
+    target = data_cfg.target
+    if target is None and data_cfg.generate is not None:
+        target = GENERATED_TARGETS.get(data_cfg.generate.name)
     features = _pick_features(table, target, data_cfg.features, where)
     for name in data_cfg.categorical or ():
         if name not in features:
@@ -237,7 +249,7 @@ def _from_tables(
     made, then every split encoded (:mod:`dlcli.data.encode`) with what the training part
     gives: means, standard deviations and categories."""
     train = tables["train"]
-    spec = _table_spec(data_cfg, output, train, sources.get("train", GENERATED_TABLE))
+    spec = _table_spec(data_cfg, output, train, sources.get("train", str(train.path)))
     for key, table in tables.items():
         if key != "train":
             _pick_features(table, spec.target, spec.features, sources[key])
