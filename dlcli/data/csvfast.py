@@ -150,9 +150,10 @@ def _parse_block(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np
     values /= _POW10[np.clip(-e10, 0, 22)]
     if not fast.all():
         slow = np.flatnonzero(~fast)
-        texts = [a[s : s + n].tobytes() for s, n in zip(starts[slow], lengths[slow], strict=True)]
+        # Each slow cell's bytes as one fixed-width string (NUL-padded, which NumPy drops).
+        texts = np.ascontiguousarray(M[:, slow].T).view(f"S{w}").ravel()
         with np.errstate(over="ignore"):  # "1e999" is inf; the reader refuses it by line
-            values[slow] = np.array(texts).astype(np.float64)
+            values[slow] = texts.astype(np.float64)
     return True
 
 

@@ -26,8 +26,9 @@ from dlcli.errors import DataError
 MISSING = frozenset({"", "na", "nan", "null"})
 DELIMITERS = ",;\t"
 _BOM = b"\xef\xbb\xbf"
-# The sniffer reads this much of the file: the header and the first rows.
+# The sniffer reads the header and the first rows, from this much of the file.
 _SAMPLE = 1 << 16
+_SNIFF_LINES = 20
 
 Rows = list[tuple[int, list[str]]]  # (line in the file, the row's cells as text)
 
@@ -118,15 +119,18 @@ def read_bytes(path: Path, key: str) -> bytes:
 
 
 def sniff(raw: bytes) -> str:
-    """The delimiter, sniffed on the first lines among comma, semicolon and tab; comma when
-    the sniffer cannot tell (one column, or an empty file)."""
-    sample = raw[:_SAMPLE].decode("utf-8", errors="replace")
+    """The delimiter among comma, semicolon and tab: the csv module's sniffer on the first
+    lines (blank ones left out, they look like rows of one cell to it); when it cannot tell
+    (one column, one row), the one the header line holds most of, comma on a tie."""
+    sample = raw[:_SAMPLE].decode("utf-8", errors="replace").splitlines()
     if len(raw) > _SAMPLE:  # a cut last line would look ragged to the sniffer
-        sample = sample[: sample.rfind("\n") + 1] or sample
+        sample = sample[:-1]
+    lines = [line for line in sample if line.strip()][:_SNIFF_LINES]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
     except csv.Error:
-        return ","
+        header = lines[0] if lines else ""
+        return max(DELIMITERS, key=header.count)
 
 
 def parse_rows(raw: bytes, delimiter: str, path: Path, key: str) -> tuple[list[str], Rows]:
