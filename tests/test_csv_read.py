@@ -266,12 +266,13 @@ def test_parser_is_float_to_the_last_bit() -> None:
     parsed = parse_numbers(body, ",", 4)
     assert parsed is not None
     values, rows = parsed
-    assert values.ravel().tobytes() == np.array([float(c) for c in cells]).tobytes()
+    assert values.T.ravel().tobytes() == np.array([float(c) for c in cells]).tobytes()
     assert rows.tolist() == list(range(len(cells) // 4))
 
 
 @pytest.mark.parametrize(
-    "cell", ["1e", "1.2.3", "+-1", "e5", ".", "-", "1e+", "1-2", "1e5.3", "1ee2", ".e1", "x"]
+    "cell",
+    ["1e", "1.2.3", "+-1", "e5", ".", "-", "1e+", "1-2", "1e5-", "1e5.3", "1ee2", ".e1", "x"],
 )
 def test_parser_leaves_what_is_not_a_number(cell: str) -> None:
     assert parse_numbers(f"1,2\n3,{cell}\n".encode(), ",", 2) is None

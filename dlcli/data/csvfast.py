@@ -14,12 +14,16 @@ float conversion, which is correctly rounded too.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 # Powers of ten up to 1e22, the largest a double holds exactly.
 _POW10 = 10.0 ** np.arange(23)
 _SIGNED_POW10 = np.concatenate([_POW10, -_POW10])
-_EXACT = float(2**53)
+_POW5 = np.array([5**k for k in range(23)], np.uint64)
+_EXACT = np.uint64(2**53)
 _PLAIN = b"0123456789.+-eE\n\r"
 # Cells parsed per block: small enough that a block's (width, cells) arrays stay in cache.
 _BLOCK = 1 << 16
@@ -38,7 +42,7 @@ def parse_numbers(body: bytes, delimiter: str, k: int) -> tuple[np.ndarray, np.n
 
     Returns
     -------
-    values : ndarray of shape (m, k), float64
+    values : ndarray of shape (k, m), float64: row j is column j of the table
     rows : ndarray of shape (m,), int64, each row's line index in ``body`` (0-based; blank
         lines are skipped and counted)
     or None when the body is not plain numbers in k columns, or holds no row.
@@ -53,33 +57,60 @@ def parse_numbers(body: bytes, delimiter: str, k: int) -> tuple[np.ndarray, np.n
         if not (a[cr + 1] == 10).all():  # a lone \r: let the csv module decide what it is
             return None
         a = np.delete(a, cr)
-    fields = _fields(a, ord(delimiter), k)
-    if fields is None:
+    # Blocks of whole lines, so each block's masks and indexes stay in cache.
+    line_ends = np.flatnonzero(a == 10)
+    rows = np.flatnonzero(np.diff(line_ends, prepend=-1) > 1)  # the lines that are not blank
+    if rows.size == 0:
         return None
-    starts, lengths, rows = fields
-    values = np.empty(len(starts))
-    for lo in range(0, len(starts), _BLOCK):
-        if not _parse_block(a, starts[lo : lo + _BLOCK], lengths[lo : lo + _BLOCK], values[lo:]):
-            return None
-    return values.reshape(len(rows), k), rows
+    values = np.empty((k, len(rows)))  # column by column, as the table keeps them
+    words = _words(a)
+    per = max(1, _BLOCK // k)  # rows per block
+
+    def rows_from(r: int) -> bool:
+        """Parse the block of rows r, r+1, ... into ``values``; False if it is not plain."""
+        lines = rows[r : r + per]
+        lo = line_ends[lines[0] - 1] + 1 if lines[0] else 0
+        fields = _fields(a[lo : line_ends[lines[-1]] + 1], ord(delimiter), k)
+        if fields is None or len(fields[0]) != len(lines) * k:
+            return False
+        starts, lengths = fields
+        cells = np.empty(len(starts))
+        if not _parse_block(words, lo + starts, lengths, cells):
+            return False
+        values[:, r : r + len(lines)] = cells.reshape(len(lines), k).T
+        return True
+
+    # NumPy lets go of the GIL inside its loops, so blocks parse in parallel threads; each
+    # writes its own columns of ``values``, and the numbers do not depend on the order.
+    blocks, threads = range(0, len(rows), per), _threads()
+    if threads == 1 or len(blocks) == 1:
+        return (values, rows) if all(map(rows_from, blocks)) else None
+    with ThreadPoolExecutor(threads) as pool:
+        return (values, rows) if all(pool.map(rows_from, blocks)) else None
 
 
-def _fields(
-    a: np.ndarray, delimiter: int, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Each cell's start and length in ``a`` (row-major, m * k of them) and each row's line
-    index, or None when a row does not hold k non-empty cells or there is no row."""
+def _threads() -> int:
+    """Threads for the parser: the cores this process may use, at most 8."""
+    try:
+        return max(1, min(8, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not on Linux
+        return max(1, min(8, os.cpu_count() or 1))
+
+
+def _fields(a: np.ndarray, delimiter: int, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each cell's start and length in ``a`` (whole lines, row-major), or None when a line
+    that is not blank does not hold k non-empty cells (the csv path words that)."""
     ends = np.flatnonzero((a == delimiter) | (a == 10))  # every cell ends at one of these
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     lengths = ends - starts
     line_ends = np.flatnonzero(a[ends] == 10)  # (lines,): the cell ending each line
-    # A blank line is a line whose only cell is empty; an empty cell elsewhere is a missing
-    # value, which the csv path handles.
     first = np.empty_like(line_ends)
     first[0] = 0
     first[1:] = line_ends[:-1] + 1
+    # A blank line is a line whose only cell is empty; an empty cell elsewhere is a missing
+    # value, which the csv path handles.
     blank = (line_ends == first) & (lengths[line_ends] == 0)  # (lines,)
     if blank.any():
         keep = np.ones(len(ends), bool)
@@ -87,16 +118,26 @@ def _fields(
         starts, lengths = starts[keep], lengths[keep]
         first = first[~blank] - np.cumsum(blank)[~blank]  # where each row starts among kept
     m = len(first)
-    if m == 0 or len(starts) != m * k or not (lengths > 0).all():
+    if len(starts) != m * k or not (lengths > 0).all():
         return None
-    if not (first == np.arange(0, m * k, k)).all():  # ragged: the csv path words it
+    if not (first == np.arange(0, m * k, k)).all():
         return None
-    return starts, lengths, np.flatnonzero(~blank)
+    return starts, lengths
 
 
-def _parse_block(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> bool:
-    """Write the numbers in cells ``a[s : s + n]`` (all bytes plain) to ``out[:n]``; False
-    if one is not a number as Python's ``float`` reads them ("1e", "1.2.3", "+-1", ...).
+def _words(a: np.ndarray) -> np.ndarray:
+    """Every 8 bytes of ``a`` as a little-endian uint64, starting at every byte (a view; the
+    file's bytes padded with _WIDTH zeros, so a cell's last word stays inside)."""
+    padded = np.concatenate([a, np.zeros(_WIDTH + 8, np.uint8)])
+    return np.ndarray((len(a) + _WIDTH,), "<u8", buffer=padded, strides=(1,))
+
+
+def _parse_block(
+    words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np.ndarray
+) -> bool:
+    """Write the numbers in the cells starting at ``starts`` (all bytes plain) to
+    ``out[:n]``; False if one is not a number as Python's ``float`` reads them ("1e",
+    "1.2.3", "+-1", ...). ``words`` is :func:`_words` of the file's bytes.
 
     Arrays are (w, n): one row per character position, one column per cell, so each step is
     a whole-array operation over the block and the loops run over the w positions only.
@@ -107,7 +148,11 @@ def _parse_block(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np
         return False
     pos = np.arange(w, dtype=np.uint8)[:, np.newaxis]  # (w, 1)
     size = lengths.astype(np.uint8)  # (n,)
-    M = np.take(a, starts + pos, mode="clip")  # (w, n) uint8: each cell's bytes, then others
+    # Each cell's bytes and those after it, gathered 8 at a time: (w, n) uint8.
+    W = np.empty((-(-w // 8), n), "<u8")
+    for i in range(len(W)):
+        W[i] = words[starts + 8 * i]
+    M = W.view(np.uint8).reshape(len(W), n, 8).transpose(0, 2, 1).reshape(-1, n)[:w]
     M *= pos < size  # zero past each cell's end
     digit_value = M - np.uint8(48)  # wraps for non-digits
     is_digit = digit_value < 10
@@ -120,9 +165,11 @@ def _parse_block(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np
     in_mantissa = pos < e_at
     mantissa = is_digit & in_mantissa
     exponent = is_digit ^ mantissa
-    is_sign = (M == ord("+")) | (M == ord("-"))
+    is_sign = (M & 0xF9) == 41  # "+" or "-" (")" and "/" also give 41, but are not plain)
+    # A sign may open the cell and follow the "e"; there must be no other.
+    after_e = is_sign[np.minimum(e_at + np.uint8(1), w - 1), np.arange(n)] & has_e
     if (
-        (is_sign[1:] & ~((pos[1:] == e_at + np.uint8(1)) & has_e)).any()
+        (is_sign.sum(axis=0, dtype=np.uint8) != is_sign[0].view(np.uint8) + after_e).any()
         or (is_e.sum(axis=0, dtype=np.uint8) > 1).any()
         or (is_dot.sum(axis=0, dtype=np.uint8) > 1).any()
         or (has_dot & (dot_at > e_at)).any()
@@ -130,31 +177,100 @@ def _parse_block(a: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np
         or (has_e & ~exponent.any(axis=0)).any()
     ):
         return False
-    # D: the mantissa's digits as one integer by Horner's rule. Every step's value is an
-    # integer no larger than the final D, so each step is exact while D <= 2**53.
+    # D: the mantissa's digits as one integer by Horner's rule, exact in uint64 up to 19
+    # digits (longer mantissas wrap, and take the string fallback below).
     times = mantissa * np.uint8(9)
     times += np.uint8(1)  # (w, n): 10 at a mantissa digit, else 1
-    digits = digit_value * mantissa  # (w, n): the mantissa's digits, 0 elsewhere
-    D = np.zeros(n)
+    digits = mantissa * digit_value  # (w, n): the mantissa's digits, 0 elsewhere
+    D = np.zeros(n, np.uint64)
     for j in range(w):
         D *= times[j]
         D += digits[j]
+    short = _significant(mantissa, digit_value) <= 19 if w > 19 else True
     e10 = -np.where(has_dot, e_at.astype(np.int64) - dot_at - 1, 0)  # minus the decimals
     if has_e.any():
         e10 += _exponents(M, digit_value, exponent, e_at, has_e)
-    fast = (D <= _EXACT) & (np.abs(e10) <= 22)  # (n,): D * 10**e10 in one rounding
+    fast = (D <= _EXACT) & (np.abs(e10) <= 22) & short  # (n,): D * 10**e10, one rounding
     # (D * up) / down with one of the two 1: one rounding either way; the sign rides in up.
     up = np.clip(e10, 0, 22) + 23 * (M[0] == ord("-"))
     values = out[:n]
-    np.multiply(D, _SIGNED_POW10[up], out=values)
+    np.multiply(D.astype(np.float64), _SIGNED_POW10[up], out=values)
     values /= _POW10[np.clip(-e10, 0, 22)]
     if not fast.all():
-        slow = np.flatnonzero(~fast)
-        # Each slow cell's bytes as one fixed-width string (NUL-padded, which NumPy drops).
-        texts = np.ascontiguousarray(M[:, slow].T).view(f"S{w}").ravel()
-        with np.errstate(over="ignore"):  # "1e999" is inf; the reader refuses it by line
-            values[slow] = texts.astype(np.float64)
+        _exact_fallback(M, D, e10, ~fast & short, ~fast, values)
     return True
+
+
+def _exact_fallback(
+    M: np.ndarray,
+    D: np.ndarray,
+    e10: np.ndarray,
+    short: np.ndarray,
+    slow: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """Write the cells the fast rule cannot take (``slow``, bool (n,)) to ``values``. Up to 19
+    digits (``short``) and a power of ten from -22 to 0 (what repr() of a float64 mostly
+    writes, e.g. 0.12345678901234568): :func:`_quotients`. Others: NumPy's string-to-float
+    conversion."""
+    divided = short & (e10 <= 0) & (e10 >= -22)
+    cells = np.flatnonzero(divided)
+    if cells.size:
+        quotient = _quotients(D[cells], -e10[cells])
+        values[cells] = np.where(M[0, cells] == ord("-"), -quotient, quotient)
+    rest = np.flatnonzero(slow & ~divided)
+    if rest.size:
+        # Each cell's bytes as one fixed-width string (NUL-padded, which NumPy drops).
+        texts = np.ascontiguousarray(M[:, rest].T).view(f"S{len(M)}").ravel()
+        with np.errstate(over="ignore"):  # "1e999" is inf; the reader refuses it by line
+            values[rest] = texts.astype(np.float64)
+
+
+def _quotients(D: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The double nearest to D / 10**k (ties to even), as Python's float() rounds it.
+
+    D : ndarray of shape (n,), uint64, D < 2**64;  k : ndarray of shape (n,), 0 <= k <= 22
+
+    D / 10**k = D / 5**k * 2**-k, and 5**k < 2**52 is exact. Long division in integers gives
+    Q = floor(D * 2**s / 5**k) with 55 or 56 bits (s chosen by the bit lengths), and whether
+    a remainder is left; Q rounded to 53 bits with that is the answer times a power of two.
+    """
+    P = _POW5[k]
+    s = 55 - _bits(D) + _bits(P)  # (n,) int64: Q lands in [2**54, 2**56)
+    widen = np.maximum(-s, 0).astype(np.uint64)  # a shift right instead: divide by P * 2**-s
+    P = P << widen
+    s = np.maximum(s, 0)
+    Q, rem = D // P, D % P
+    left = s.astype(np.uint64)
+    while left.any():  # 11 bits at a time: rem < P < 2**52, so rem << 11 stays below 2**63
+        t = np.minimum(left, np.uint64(11))
+        rem = rem << t
+        Q = (Q << t) + rem // P
+        rem = rem % P
+        left -= t
+    drop = (_bits(Q) - 53).astype(np.uint64)  # 2 or 3 bits below the 53 kept
+    low, half = Q & ((np.uint64(1) << drop) - np.uint64(1)), np.uint64(1) << (drop - np.uint64(1))
+    Q = Q >> drop
+    Q += (low > half) | ((low == half) & ((rem != 0) | (Q & np.uint64(1) == 1)))
+    power = drop.astype(np.int64) - s + widen.astype(np.int64) - k
+    return np.ldexp(Q.astype(np.float64), power)  # Q <= 2**53: exact, and so is ldexp
+
+
+def _significant(mantissa: np.ndarray, digit_value: np.ndarray) -> np.ndarray:
+    """How many digits of each cell's mantissa count, leading zeros not: (n,) uint8."""
+    begun = np.zeros(mantissa.shape[1], bool)
+    count = np.zeros(mantissa.shape[1], np.uint8)
+    for j in range(len(mantissa)):  # row by row: accumulate along axis 0 is slow
+        begun |= mantissa[j] & (digit_value[j] > 0)
+        count += mantissa[j] & begun
+    return count
+
+
+def _bits(x: np.ndarray) -> np.ndarray:
+    """The bit length of each x > 0 (uint64), int64: frexp's exponent of float(x), less one
+    where rounding to a double reached the next power of two."""
+    e = np.frexp(x.astype(np.float64))[1].astype(np.int64)
+    return e - ((x >> (e - 1).astype(np.uint64)) == 0)
 
 
 def _exponents(

@@ -87,14 +87,19 @@ def read_csv_any(path: Path, key: str = "data.train") -> CsvTable:
 
 
 def check_finite(table: CsvTable, names: list[str]) -> None:
-    """Refuse an infinite number in the columns ``names`` (float64 columns of ``table``),
-    naming the first in file order: row by row, then column by column."""
-    if not names:
-        return
-    values = np.stack([table.columns[name] for name in names], axis=1)  # (m, len(names))
-    bad = np.isinf(values) | (np.isnan(values) & ~np.stack([table.missing[n] for n in names], 1))
-    if bad.any():
-        r, i = np.argwhere(bad)[0]
+    """Refuse an infinite number in the columns ``names`` (float64 columns of ``table``), or a
+    NaN that is not a missing cell ("-nan"), naming the first in file order: row by row,
+    then column by column."""
+    first = []  # (row, column) of each column's first bad cell
+    for i, name in enumerate(names):
+        values = table.columns[name]
+        if np.isfinite(values).all():
+            continue
+        bad = np.flatnonzero(~np.isfinite(values) & ~table.missing[name])
+        if bad.size:
+            first.append((bad[0], i))
+    if first:
+        r, i = min(first)
         raise DataError(
             f"{table.key}: {table.path}: line {table.lines[r]}, column {names[i]!r} is not "
             "finite; all values must be"
@@ -192,8 +197,8 @@ def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | 
     parsed = parse_numbers(raw[end + 1 :], delimiter, len(header))
     if parsed is None:
         return None
-    values, rows = parsed  # (m, k), (m,)
-    columns = {name: np.ascontiguousarray(values[:, c]) for c, name in enumerate(header)}
+    values, rows = parsed  # (k, m), (m,)
+    columns = dict(zip(header, values, strict=True))
     missing = {name: np.zeros(len(rows), bool) for name in header}
     return CsvTable(path, key, header, rows + 2, columns, missing)
 
