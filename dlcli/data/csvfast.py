@@ -14,9 +14,6 @@ float conversion, which is correctly rounded too.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 # Powers of ten up to 1e22, the largest a double holds exactly.
@@ -80,21 +77,7 @@ def parse_numbers(body: bytes, delimiter: str, k: int) -> tuple[np.ndarray, np.n
         values[:, r : r + len(lines)] = cells.reshape(len(lines), k).T
         return True
 
-    # NumPy lets go of the GIL inside its loops, so blocks parse in parallel threads; each
-    # writes its own columns of ``values``, and the numbers do not depend on the order.
-    blocks, threads = range(0, len(rows), per), _threads()
-    if threads == 1 or len(blocks) == 1:
-        return (values, rows) if all(map(rows_from, blocks)) else None
-    with ThreadPoolExecutor(threads) as pool:
-        return (values, rows) if all(pool.map(rows_from, blocks)) else None
-
-
-def _threads() -> int:
-    """Threads for the parser: the cores this process may use, at most 8."""
-    try:
-        return max(1, min(8, len(os.sched_getaffinity(0))))
-    except AttributeError:  # not on Linux
-        return max(1, min(8, os.cpu_count() or 1))
+    return (values, rows) if all(map(rows_from, range(0, len(rows), per))) else None
 
 
 def _fields(a: np.ndarray, delimiter: int, k: int) -> tuple[np.ndarray, np.ndarray] | None:

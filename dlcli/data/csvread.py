@@ -79,11 +79,11 @@ def read_csv_any(path: Path, key: str = "data.train") -> CsvTable:
     if fast is not None:
         return fast
     header, body = parse_rows(raw, delimiter, path, key)
-    lines = np.array([line for line, _ in body], np.int64)
+    lines, rows = zip(*body, strict=True)
     columns, missing = {}, {}
-    for c, name in enumerate(header):
-        columns[name], missing[name] = _column([row[c] for _, row in body])
-    return CsvTable(path, key, header, lines, columns, missing)
+    for name, cells in zip(header, zip(*rows, strict=True), strict=True):
+        columns[name], missing[name] = _column(cells)
+    return CsvTable(path, key, header, np.array(lines, np.int64), columns, missing)
 
 
 def check_finite(table: CsvTable, names: list[str]) -> None:
@@ -143,27 +143,32 @@ def parse_rows(raw: bytes, delimiter: str, path: Path, key: str) -> tuple[list[s
     file (where it starts). Blank lines are skipped. Checks: UTF-8, a header of distinct
     names, at least one row, every row with one value per column."""
     try:
-        text = raw.decode("utf-8")
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        rows, line = [], 1
-        for row in reader:
-            rows.append((line, row))
-            line = reader.line_num + 1
+        reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=delimiter)
+        cells = list(reader)
+        if reader.line_num == len(cells):  # one line a row: row i is line i + 1
+            rows = list(enumerate(cells, 1))
+        else:  # a quoted cell runs over lines: note where each row starts
+            reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=delimiter)
+            rows, line = [], 1
+            for row in reader:
+                rows.append((line, row))
+                line = reader.line_num + 1
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{key}: {path}: not a readable UTF-8 CSV file ({exc})") from None
-    if not rows or not any(cell.strip() for cell in rows[0][1]):
+    if not rows or not any(map(str.strip, rows[0][1])):
         raise DataError(
             f"{key}: {path}: empty; expected a header row of column names, then rows of numbers"
         )
     header = check_header(rows[0][1], path, key)
-    body = [(line, row) for line, row in rows[1:] if any(cell.strip() for cell in row)]
+    body = [(line, row) for line, row in rows[1:] if any(map(str.strip, row))]
     if not body:
         raise DataError(f"{key}: {path}: holds a header but zero rows; at least 1 is needed")
-    for line, row in body:
-        if len(row) != len(header):
-            raise DataError(
-                f"{key}: {path}: line {line} has {len(row)} values, the header names {len(header)} columns"
-            )
+    k = len(header)
+    if any(len(row) != k for _, row in body):
+        line, row = next((line, row) for line, row in body if len(row) != k)
+        raise DataError(
+            f"{key}: {path}: line {line} has {len(row)} values, the header names {k} columns"
+        )
     return header, body
 
 
@@ -203,20 +208,29 @@ def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | 
     return CsvTable(path, key, header, rows + 2, columns, missing)
 
 
-def _column(cells: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _column(cells: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """One column's cells as read: float64 if every cell that is not missing is a number,
     else the stripped texts; and the missing mask. Both (m,)."""
+    try:  # NumPy reads text as float() does (spaces, "1_000", "nan"), a cell at a time in C
+        numbers = np.array(cells, np.float64)
+    except ValueError:
+        pass
+    else:
+        gone = np.isnan(numbers)
+        for i in np.flatnonzero(gone):  # "nan" is missing, "-nan" a number that is not finite
+            gone[i] = cells[i].strip().lower() in MISSING
+        return numbers, gone
     texts = [cell.strip() for cell in cells]
     missing = np.array([text.lower() in MISSING for text in texts], bool)
     try:
-        numbers = [
-            float("nan") if gone else float(text) for text, gone in zip(texts, missing, strict=True)
-        ]
+        numbers = np.array(
+            ["nan" if gone else t for t, gone in zip(texts, missing, strict=True)], np.float64
+        )
     except ValueError:
         return np.array(
             ["" if gone else t for t, gone in zip(texts, missing, strict=True)], object
         ), missing
-    return np.array(numbers, np.float64), missing
+    return numbers, missing
 
 
 def _amount(size: int) -> str:
