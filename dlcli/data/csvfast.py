@@ -1,16 +1,22 @@
 """The fast path of the CSV reader: the body of a file of plain numbers parsed by whole-array
 NumPy operations instead of one Python call per cell.
 
-"Plain" means every byte is a digit, ``. + - e E``, the delimiter or a line end (``\\n``,
-``\\r\\n``); every row holds the same number of cells and no cell is empty. Anything else
+"Plain" means every byte is a digit, ``. + - e E``, the delimiter or a line end (``\n``,
+``\r\n``); every row holds the same number of cells and no cell is empty. Anything else
 (quotes, spaces, text, missing cells, ragged rows) returns None and the caller reads the file
-with the csv module, which also words the errors. The values are those of Python's ``float``
-to the last bit: a cell whose digits D (as an integer) and power of ten e satisfy D <= 2**53
-and |e| <= 22 is D * 10**e (or D / 10**-e) in one IEEE operation, and since both operands are
-exact that one rounding is the correctly rounded result (Clinger's fast path). Other cells
-(more than 15 significant digits, tiny or huge exponents) go through NumPy's own string-to-
-float conversion, which is correctly rounded too.
-"""
+with the csv module, which also words the errors.
+
+The values are those of Python's ``float`` to the last bit. A cell's digits D (an integer) and
+power of ten e give its value D * 10**e:
+
+- D <= 2**53 and |e| <= 22: D * 10**e (or D / 10**-e) in one IEEE operation; both operands
+  are exact, so that one rounding is the correctly rounded result (Clinger's fast path);
+- up to 19 digits and -22 <= e <= 0 (what repr() of a float64 writes, 0.12345678901234568):
+  integer long division rounded to 53 bits by hand (:func:`_quotients`);
+- anything else (more digits, larger exponents): NumPy's string-to-float conversion.
+
+The bytes are parsed in blocks of whole lines, each a (position, cell) uint8 array small
+enough to stay in cache; the loops run over the character positions, never over cells."""
 
 from __future__ import annotations
 
@@ -23,7 +29,7 @@ _POW5 = np.array([5**k for k in range(23)], np.uint64)
 _EXACT = np.uint64(2**53)
 _PLAIN = b"0123456789.+-eE\n\r"
 # Cells parsed per block: small enough that a block's (width, cells) arrays stay in cache.
-_BLOCK = 1 << 16
+_BLOCK = 1 << 13
 # The longest cell the fast path reads; longer ones go to the csv path.
 _WIDTH = 40
 
