@@ -101,10 +101,12 @@ def test_numbers_by_both_paths(in_tmp: Path) -> None:
     number the csv module: the same table, blank line 3 skipped and counted by both."""
     Path("fast.csv").write_text(NUMBERS, newline="")
     Path("slow.csv").write_text(NUMBERS.replace("40", '"40"'), newline="")
+    Path("named.csv").write_text(NUMBERS.replace("a;b", '"a";" b "'), newline="")
     fast = read_csv(Path("fast.csv"))
     assert fast.lines.tolist() == [2, 4]
     assert fast.columns["a"].tolist() == [1.5, -0.03]
     same_table(read_csv(Path("slow.csv")), fast)
+    same_table(read_csv(Path("named.csv")), fast)  # a quoted header, plain numbers below
 
 
 def test_one_column_falls_back_to_comma(in_tmp: Path) -> None:
