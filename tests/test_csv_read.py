@@ -267,7 +267,8 @@ def test_parser_is_float_to_the_last_bit() -> None:
     body = "\n".join(",".join(cells[i : i + 4]) for i in range(0, len(cells), 4)).encode()
     parsed = parse_numbers(body, ",", 4)
     assert parsed is not None
-    values, rows = parsed
+    values, rows, texts = parsed
+    assert texts == {}
     assert values.T.ravel().tobytes() == np.array([float(c) for c in cells]).tobytes()
     assert rows.tolist() == list(range(len(cells) // 4))
 
@@ -276,18 +277,44 @@ def test_parser_is_float_to_the_last_bit() -> None:
     "cell",
     ["1e", "1.2.3", "+-1", "e5", ".", "-", "1e+", "1-2", "1e5-", "1e5.3", "1ee2", ".e1", "x"],
 )
-def test_parser_leaves_what_is_not_a_number(cell: str) -> None:
-    assert parse_numbers(f"1,2\n3,{cell}\n".encode(), ",", 2) is None
+def test_parser_gives_what_is_not_a_number_as_text(cell: str) -> None:
+    """Read first strictly, then cell by cell: the column comes back as its texts, for the
+    reader to take as the csv path does."""
     with pytest.raises(ValueError):  # float() does not take it either
         float(cell)
+    parsed = parse_numbers(f"1,2\n3,{cell}\n".encode(), ",", 2)
+    assert parsed is not None
+    values, rows, texts = parsed
+    assert values[0].tolist() == [1.0, 3.0] and values[1, 0] == 2.0 and np.isnan(values[1, 1])
+    assert (rows.tolist(), texts) == ([0, 1], {1: ["2", cell]})
 
 
-def test_parser_leaves_spaces_to_the_csv_module() -> None:
-    assert parse_numbers(b"1,2\n3, 4\n", ",", 2) is None
+def test_parser_gives_spaces_and_empty_cells_as_text() -> None:
+    assert parse_numbers(b"1,2\n3, 4\n", ",", 2)[2] == {1: ["2", " 4"]}
+    assert parse_numbers(b"1,\n3,4\n", ",", 2)[2] == {1: ["", "4"]}
+    assert parse_numbers("é,1\n2,3\n".encode(), ",", 2)[2] == {0: ["é", "2"]}
 
 
-def test_parser_leaves_ragged_and_empty_cells() -> None:
-    assert parse_numbers(b"1,2\n3\n", ",", 2) is None
-    assert parse_numbers(b"1,2\n3,\n", ",", 2) is None
-    assert parse_numbers(b"1,2\r3,4\n", ",", 2) is None  # a lone \r: the csv module decides
+def test_parser_leaves_to_the_csv_module() -> None:
+    assert parse_numbers(b"1,2\n3\n", ",", 2) is None  # ragged: the csv path words it
+    assert parse_numbers(b"1,2\n,\n", ",", 2) is None  # a row of blanks: skipped there
+    assert parse_numbers(b'1,2\n"3",4\n', ",", 2) is None  # quotes
+    assert parse_numbers(b"1,2\r3,4\n", ",", 2) is None  # a lone \r
+    assert parse_numbers(b"x,\xff\n", ",", 2) is None  # not UTF-8: the csv path says so
     assert parse_numbers(b"\n\n", ",", 2) is None
+
+
+MIXED = "x,colour,y\r\n1,red,NA\r\n,blue, nan \r\n\r\nnull,,2\r\n4,NULL,NaN\r\n5,green,1e\r\n"
+
+
+def test_text_and_missing_cells_by_both_paths(in_tmp: Path) -> None:
+    """Without quotes, words and missing cells are read by the NumPy parser and the column's
+    texts; with a quote, by the csv module: the same table."""
+    Path("fast.csv").write_text(MIXED, newline="")
+    Path("slow.csv").write_text(MIXED.replace("green", '"green"'), newline="")
+    fast = read_csv(Path("fast.csv"))
+    same_table(read_csv(Path("slow.csv")), fast)
+    assert fast.lines.tolist() == [2, 3, 5, 6, 7]
+    assert fast.columns["colour"].tolist() == ["red", "blue", "", "", "green"]
+    assert fast.columns["y"].tolist() == ["", "", "2", "", "1e"]
+    assert fast.missing["y"].tolist() == [True, True, False, True, False]

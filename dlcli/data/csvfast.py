@@ -34,8 +34,11 @@ _BLOCK = 1 << 13
 _WIDTH = 40
 
 
-def parse_numbers(body: bytes, delimiter: str, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The rows of a CSV body (the bytes after the header line) as numbers, if they are plain.
+def parse_numbers(
+    body: bytes, delimiter: str, k: int
+) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]] | None:
+    """The rows of a CSV body (the bytes after the header line): numbers where the cells are
+    plain, and the texts of the columns where some cell is not.
 
     Parameters
     ----------
@@ -45,14 +48,20 @@ def parse_numbers(body: bytes, delimiter: str, k: int) -> tuple[np.ndarray, np.n
 
     Returns
     -------
-    values : ndarray of shape (k, m), float64: row j is column j of the table
+    values : ndarray of shape (k, m), float64: row j is column j of the table (NaN where a
+        cell is not a plain number)
     rows : ndarray of shape (m,), int64, each row's line index in ``body`` (0-based; blank
         lines are skipped and counted)
-    or None when the body is not plain numbers in k columns, or holds no row.
+    texts : {j: the m cells of column j as text}, for each column with a cell that is not a
+        plain number (a word, a space, an empty cell), to be read as the csv path reads it
+    or None for what only the csv module reads right: quotes, a lone ``\\r``, a row without
+    k cells (ragged: the csv path words it), a row of no plain cell, bytes that are not
+    UTF-8, no row at all.
     """
     if not body.endswith(b"\n"):
         body += b"\n"
-    if body.translate(None, _PLAIN + delimiter.encode()):  # a byte that is not plain
+    mixed = bool(body.translate(None, _PLAIN + delimiter.encode()))  # some byte not plain
+    if mixed and b'"' in body:
         return None
     a = np.frombuffer(body, np.uint8)
     if b"\r" in body:
@@ -65,30 +74,65 @@ def parse_numbers(body: bytes, delimiter: str, k: int) -> tuple[np.ndarray, np.n
     rows = np.flatnonzero(np.diff(line_ends, prepend=-1) > 1)  # the lines that are not blank
     if rows.size == 0:
         return None
-    values = np.empty((k, len(rows)))  # column by column, as the table keeps them
     words = _words(a)
-    per = max(1, _BLOCK // k)  # rows per block
+    # A file of plain bytes is first read strictly (fewer passes); a cell that is not a
+    # number there (an empty one, "1e") and any byte that is not plain read it cell by cell.
+    for each_cell in (mixed,) if mixed else (False, True):
+        parsed = _parse_rows(a, words, line_ends, rows, ord(delimiter), k, each_cell)
+        if parsed is not None:
+            return parsed
+    return None
 
-    def rows_from(r: int) -> bool:
-        """Parse the block of rows r, r+1, ... into ``values``; False if it is not plain."""
+
+def _parse_rows(
+    a: np.ndarray,
+    words: np.ndarray,
+    line_ends: np.ndarray,
+    rows: np.ndarray,
+    delimiter: int,
+    k: int,
+    mixed: bool,
+) -> tuple[np.ndarray, np.ndarray, dict[int, list[str]]] | None:
+    """:func:`parse_numbers` of the bytes ``a``: ``line_ends`` (each line's \\n) and
+    ``rows`` (the lines that are not blank) found; ``mixed``: whether a cell may be text."""
+    values = np.empty((k, len(rows)))  # column by column, as the table keeps them
+    bad = np.zeros((k, len(rows)), bool)
+    where = np.empty((2, k, len(rows)), np.int64) if mixed else None  # cell starts, lengths
+    per = max(1, _BLOCK // k)  # rows per block
+    for r in range(0, len(rows), per):
         lines = rows[r : r + per]
         lo = line_ends[lines[0] - 1] + 1 if lines[0] else 0
-        fields = _fields(a[lo : line_ends[lines[-1]] + 1], ord(delimiter), k)
+        fields = _fields(a[lo : line_ends[lines[-1]] + 1], delimiter, k, mixed)
         if fields is None or len(fields[0]) != len(lines) * k:
-            return False
+            return None
         starts, lengths = fields
         cells = np.empty(len(starts))
-        if not _parse_block(words, lo + starts, lengths, cells):
-            return False
+        not_plain = _parse_block(words, lo + starts, lengths, cells, mixed)
+        if not_plain is None or not_plain.reshape(len(lines), k).all(axis=1).any():
+            return None  # (mixed) a row of no number may be blanks, which the csv path skips
         values[:, r : r + len(lines)] = cells.reshape(len(lines), k).T
-        return True
+        if mixed:
+            bad[:, r : r + len(lines)] = not_plain.reshape(len(lines), k).T
+            where[0, :, r : r + len(lines)] = (lo + starts).reshape(len(lines), k).T
+            where[1, :, r : r + len(lines)] = lengths.reshape(len(lines), k).T
+    texts: dict[int, list[str]] = {}
+    if bad.any():
+        text = a.tobytes()
+        try:
+            for j in np.flatnonzero(bad.any(axis=1)):
+                cells = zip(where[0, j].tolist(), where[1, j].tolist(), strict=True)
+                texts[int(j)] = [text[s : s + n].decode("utf-8") for s, n in cells]
+        except UnicodeDecodeError:
+            return None
+    return values, rows, texts
 
-    return (values, rows) if all(map(rows_from, range(0, len(rows), per))) else None
 
-
-def _fields(a: np.ndarray, delimiter: int, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _fields(
+    a: np.ndarray, delimiter: int, k: int, mixed: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Each cell's start and length in ``a`` (whole lines, row-major), or None when a line
-    that is not blank does not hold k non-empty cells (the csv path words that)."""
+    that is not blank does not hold k cells (the csv path words that), or, unless ``mixed``,
+    holds an empty one."""
     ends = np.flatnonzero((a == delimiter) | (a == 10))  # every cell ends at one of these
     starts = np.empty_like(ends)
     starts[0] = 0
@@ -99,7 +143,7 @@ def _fields(a: np.ndarray, delimiter: int, k: int) -> tuple[np.ndarray, np.ndarr
     first[0] = 0
     first[1:] = line_ends[:-1] + 1
     # A blank line is a line whose only cell is empty; an empty cell elsewhere is a missing
-    # value, which the csv path handles.
+    # value, read as text.
     blank = (line_ends == first) & (lengths[line_ends] == 0)  # (lines,)
     if blank.any():
         keep = np.ones(len(ends), bool)
@@ -107,7 +151,7 @@ def _fields(a: np.ndarray, delimiter: int, k: int) -> tuple[np.ndarray, np.ndarr
         starts, lengths = starts[keep], lengths[keep]
         first = first[~blank] - np.cumsum(blank)[~blank]  # where each row starts among kept
     m = len(first)
-    if len(starts) != m * k or not (lengths > 0).all():
+    if len(starts) != m * k or not (mixed or (lengths > 0).all()):
         return None
     if not (first == np.arange(0, m * k, k)).all():
         return None
@@ -122,21 +166,23 @@ def _words(a: np.ndarray) -> np.ndarray:
 
 
 def _parse_block(
-    words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np.ndarray
-) -> bool:
-    """Write the numbers in the cells starting at ``starts`` (all bytes plain) to
-    ``out[:n]``; False if one is not a number as Python's ``float`` reads them ("1e",
-    "1.2.3", "+-1", ...). ``words`` is :func:`_words` of the file's bytes.
+    words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, out: np.ndarray, mixed: bool
+) -> np.ndarray | None:
+    """Write the numbers in the cells starting at ``starts`` to ``out[:n]`` and return which
+    cells are not plain numbers, bool (n,), NaN in ``out``. Unless ``mixed`` (every byte of
+    the file plain), None as soon as one is not ("1e", "1.2.3", "+-1", ...). ``words`` is
+    :func:`_words` of the file's bytes.
 
     Arrays are (w, n): one row per character position, one column per cell, so each step is
     a whole-array operation over the block and the loops run over the w positions only.
     Positions are uint8 to keep the temporaries small.
     """
-    n, w = len(starts), int(lengths.max())
-    if w > _WIDTH:
-        return False
+    n, w = len(starts), min(int(lengths.max()), _WIDTH)
+    if w < int(lengths.max()) and not mixed:
+        return None
+    w = max(w, 1)
     pos = np.arange(w, dtype=np.uint8)[:, np.newaxis]  # (w, 1)
-    size = lengths.astype(np.uint8)  # (n,)
+    size = np.minimum(lengths, _WIDTH).astype(np.uint8)  # (n,)
     # Each cell's bytes and those after it, gathered 8 at a time: (w, n) uint8.
     W = np.empty((-(-w // 8), n), "<u8")
     for i in range(len(W)):
@@ -154,18 +200,25 @@ def _parse_block(
     in_mantissa = pos < e_at
     mantissa = is_digit & in_mantissa
     exponent = is_digit ^ mantissa
-    is_sign = (M & 0xF9) == 41  # "+" or "-" (")" and "/" also give 41, but are not plain)
+    if mixed:
+        is_sign = (M == ord("+")) | (M == ord("-"))
+    else:  # one pass: ")" and "/" also give 41, but are not plain
+        is_sign = (M & 0xF9) == 41
     # A sign may open the cell and follow the "e"; there must be no other.
     after_e = is_sign[np.minimum(e_at + np.uint8(1), w - 1), np.arange(n)] & has_e
-    if (
-        (is_sign.sum(axis=0, dtype=np.uint8) != is_sign[0].view(np.uint8) + after_e).any()
-        or (is_e.sum(axis=0, dtype=np.uint8) > 1).any()
-        or (is_dot.sum(axis=0, dtype=np.uint8) > 1).any()
-        or (has_dot & (dot_at > e_at)).any()
-        or not mantissa.any(axis=0).all()
-        or (has_e & ~exponent.any(axis=0)).any()
-    ):
-        return False
+    not_plain = (
+        (is_sign.sum(axis=0, dtype=np.uint8) != is_sign[0].view(np.uint8) + after_e)
+        | (is_e.sum(axis=0, dtype=np.uint8) > 1)
+        | (is_dot.sum(axis=0, dtype=np.uint8) > 1)
+        | (has_dot & (dot_at > e_at))
+        | ~mantissa.any(axis=0)
+        | (has_e & ~exponent.any(axis=0))
+    )
+    if mixed:  # and every byte one of a number's, the cell no longer than _WIDTH
+        known = is_digit | is_e | is_dot | is_sign | (pos >= size)
+        not_plain |= ~known.all(axis=0) | (lengths > _WIDTH)
+    elif not_plain.any():
+        return None
     # D: the mantissa's digits as one integer by Horner's rule, exact in uint64 up to 19
     # digits (longer mantissas wrap, and take the string fallback below).
     times = mantissa * np.uint8(9)
@@ -185,9 +238,11 @@ def _parse_block(
     values = out[:n]
     np.multiply(D.astype(np.float64), _SIGNED_POW10[up], out=values)
     values /= _POW10[np.clip(-e10, 0, 22)]
-    if not fast.all():
-        _exact_fallback(M, D, e10, ~fast & short, ~fast, values)
-    return True
+    slow = ~fast & ~not_plain
+    if slow.any():
+        _exact_fallback(M, D, e10, slow & short, slow, values)
+    values[not_plain] = np.nan
+    return not_plain
 
 
 def _exact_fallback(

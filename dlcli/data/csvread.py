@@ -184,8 +184,9 @@ def check_header(cells: list[str], path: Path, key: str) -> list[str]:
 
 
 def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | None:
-    """The table, if its header is one line and every row below is plain numbers; else None
-    (the csv path then reads it, and words what is wrong)."""
+    """The table, if its header is one line and the rows below have no quotes (and no
+    mistake to word): plain numbers by :func:`parse_numbers`, the columns where a cell is not
+    one as the csv path reads them. Else None, and the csv path reads the file."""
     end = raw.find(b"\n")
     if end < 0:
         return None
@@ -202,9 +203,11 @@ def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | 
     parsed = parse_numbers(raw[end + 1 :], delimiter, len(header))
     if parsed is None:
         return None
-    values, rows = parsed  # (k, m), (m,)
+    values, rows, texts = parsed  # (k, m), (m,), {column: its cells}
     columns = dict(zip(header, values, strict=True))
     missing = {name: np.zeros(len(rows), bool) for name in header}
+    for c, cells in texts.items():  # a column with a word, a space or an empty cell in it
+        columns[header[c]], missing[header[c]] = _column(tuple(cells))
     return CsvTable(path, key, header, rows + 2, columns, missing)
 
 
