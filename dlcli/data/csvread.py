@@ -1,25 +1,50 @@
-"""Placeholder until the reader branch lands: a CSV file as typed columns.
+"""CSV files as people write them, read into named columns.
 
-Comma-separated only, through :func:`dlcli.data.tables.read_csv_rows` (its checks and
-messages); the reader branch replaces this file with the full reader of the same interface.
+One reader for every CSV dlcli takes (``data.train``/``data.test`` tables, ``predict --csv``,
+``evaluate``): a header row of distinct names, then rows; the delimiter sniffed among comma,
+semicolon and tab; quoted fields, a UTF-8 byte-order mark, CRLF line ends and blank lines
+accepted. Each bad file is one :class:`DataError` naming the file and the line.
+
+A file of plain numbers is parsed by whole-array NumPy operations (:mod:`dlcli.data.csvfast`);
+anything else (text, quotes, missing cells, a mistake to word) goes through the csv module.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dlcli.data.tables import read_csv_rows
+from dlcli import sysinfo
+from dlcli.data.csvfast import parse_numbers
+from dlcli.errors import DataError
 
-#: Stripped, lower-cased cell texts that mean "missing".
+#: A cell whose stripped, lower-cased text is one of these is missing.
 MISSING = frozenset({"", "na", "nan", "null"})
+DELIMITERS = ",;\t"
+_BOM = b"\xef\xbb\xbf"
+# The sniffer reads the header and the first rows, from this much of the file.
+_SAMPLE = 1 << 16
+_SNIFF_LINES = 20
+
+Rows = list[tuple[int, list[str]]]  # (line in the file, the row's cells as text)
 
 
 @dataclass(frozen=True)
 class CsvTable:
-    """A CSV file's columns; ``lines`` (m,) are the rows' line numbers in the file."""
+    """A CSV file read into columns.
+
+    path, key : the file and the config key (or option) it came from, for messages
+    header : list of the column names, stripped and distinct
+    lines : ndarray of shape (m,), int64, each row's line in the file (1-based, header = 1)
+    columns : per column in header order, ndarray of shape (m,): float64 when every cell that
+        is not missing is a number (missing cells NaN), else object, the stripped texts
+        (missing cells "")
+    missing : per column, ndarray of shape (m,), bool, True where the cell is missing
+    """
 
     path: Path
     key: str
@@ -30,27 +55,190 @@ class CsvTable:
 
     @property
     def m(self) -> int:
-        return int(self.lines.shape[0])
-
-
-def _column(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """float64 (m,) with NaN where missing when every other cell is a number, else object."""
-    missing = np.array([t.lower() in MISSING for t in texts], dtype=bool)
-    pairs = list(zip(texts, missing.tolist(), strict=True))
-    try:
-        values = np.array([np.nan if gone else float(t) for t, gone in pairs], np.float64)
-    except ValueError:
-        cells = np.empty(len(texts), object)
-        cells[:] = ["" if gone else t for t, gone in pairs]
-        return cells, missing
-    return values, missing
+        return len(self.lines)
 
 
 def read_csv(path: Path, key: str = "data.train") -> CsvTable:
-    """Read a CSV file with a header row into typed columns (see :class:`CsvTable`)."""
-    header, body = read_csv_rows(path, key)
-    lines = np.array([line for line, _ in body], dtype=np.int64)
+    """Read a CSV file into columns, refusing a number that is not finite ("inf", "1e999").
+
+    Raises :class:`DataError` naming ``key``, the file and the line for every file it cannot
+    take: missing, a directory, larger than the memory free, not UTF-8, no header, a header
+    naming a column twice, no rows, a row with another number of cells than the header.
+    """
+    table = read_csv_any(path, key)
+    numeric = [name for name in table.header if table.columns[name].dtype == np.float64]
+    check_finite(table, numeric)
+    return table
+
+
+def read_csv_any(path: Path, key: str = "data.train") -> CsvTable:
+    """:func:`read_csv` without the finiteness check (``inf`` cells stay ``inf``)."""
+    raw = read_bytes(path, key)
+    delimiter = sniff(raw)
+    fast = _read_plain(raw, delimiter, path, key)
+    if fast is not None:
+        return fast
+    header, body = parse_rows(raw, delimiter, path, key)
+    lines, rows = zip(*body, strict=True)
     columns, missing = {}, {}
-    for c, name in enumerate(header):
-        columns[name], missing[name] = _column([row[c].strip() for _, row in body])
-    return CsvTable(path, key, header, lines, columns, missing)
+    for name, cells in zip(header, zip(*rows, strict=True), strict=True):
+        columns[name], missing[name] = _column(cells)
+    return CsvTable(path, key, header, np.array(lines, np.int64), columns, missing)
+
+
+def check_finite(table: CsvTable, names: list[str]) -> None:
+    """Refuse an infinite number in the columns ``names`` (float64 columns of ``table``), or a
+    NaN that is not a missing cell ("-nan"), naming the first in file order: row by row,
+    then column by column."""
+    first = []  # (row, column) of each column's first bad cell
+    for i, name in enumerate(names):
+        values = table.columns[name]
+        if np.isfinite(values).all():
+            continue
+        bad = np.flatnonzero(~np.isfinite(values) & ~table.missing[name])
+        if bad.size:
+            first.append((bad[0], i))
+    if first:
+        r, i = min(first)
+        raise DataError(
+            f"{table.key}: {table.path}: line {table.lines[r]}, column {names[i]!r} is not "
+            "finite; all values must be"
+        )
+
+
+def read_bytes(path: Path, key: str) -> bytes:
+    """The file's bytes without a UTF-8 byte-order mark, after checking it exists and fits in
+    the memory free (before reading a byte of it)."""
+    if not path.exists():
+        raise DataError(f"{key}: {path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{key}: {path}: is a directory, expected a CSV file")
+    size, free = path.stat().st_size, sysinfo.available_memory()
+    if size > free:
+        raise DataError(
+            f"{key}: {path}: a CSV of {_amount(size)}, more than the {_amount(free)} free; a "
+            "CSV is read whole into memory: split it into smaller files, or free memory"
+        )
+    raw = path.read_bytes()
+    return raw[len(_BOM) :] if raw.startswith(_BOM) else raw
+
+
+def sniff(raw: bytes) -> str:
+    """The delimiter among comma, semicolon and tab: the csv module's sniffer on the first
+    lines (blank ones left out, they look like rows of one cell to it); when it cannot tell
+    (one column, one row), the one the header line holds most of, comma on a tie."""
+    sample = raw[:_SAMPLE].decode("utf-8", errors="replace").splitlines()
+    if len(raw) > _SAMPLE:  # a cut last line would look ragged to the sniffer
+        sample = sample[:-1]
+    lines = [line for line in sample if line.strip()][:_SNIFF_LINES]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        return max(DELIMITERS, key=header.count)
+
+
+def parse_rows(raw: bytes, delimiter: str, path: Path, key: str) -> tuple[list[str], Rows]:
+    """The header and the rows of a CSV file's bytes, as text, each row with its line in the
+    file (where it starts). Blank lines are skipped. Checks: UTF-8, a header of distinct
+    names, at least one row, every row with one value per column."""
+    try:
+        reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=delimiter)
+        cells = list(reader)
+        if reader.line_num == len(cells):  # one line a row: row i is line i + 1
+            rows = list(enumerate(cells, 1))
+        else:  # a quoted cell runs over lines: note where each row starts
+            reader = csv.reader(io.StringIO(raw.decode("utf-8"), newline=""), delimiter=delimiter)
+            rows, line = [], 1
+            for row in reader:
+                rows.append((line, row))
+                line = reader.line_num + 1
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{key}: {path}: not a readable UTF-8 CSV file ({exc})") from None
+    if not rows or not any(map(str.strip, rows[0][1])):
+        raise DataError(
+            f"{key}: {path}: empty; expected a header row of column names, then rows of numbers"
+        )
+    header = check_header(rows[0][1], path, key)
+    body = [(line, row) for line, row in rows[1:] if any(map(str.strip, row))]
+    if not body:
+        raise DataError(f"{key}: {path}: holds a header but zero rows; at least 1 is needed")
+    k = len(header)
+    if any(len(row) != k for _, row in body):
+        line, row = next((line, row) for line, row in body if len(row) != k)
+        raise DataError(
+            f"{key}: {path}: line {line} has {len(row)} values, the header names {k} columns"
+        )
+    return header, body
+
+
+def check_header(cells: list[str], path: Path, key: str) -> list[str]:
+    """The column names, stripped; a name given twice is refused."""
+    header = [name.strip() for name in cells]
+    twice = next((name for i, name in enumerate(header) if name in header[:i]), None)
+    if twice is not None:
+        raise DataError(
+            f"{key}: {path}: the header names column {twice!r} twice; names must differ"
+        )
+    return header
+
+
+def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | None:
+    """The table, if its header is one line and the rows below have no quotes (and no
+    mistake to word): plain numbers by :func:`parse_numbers`, the columns where a cell is not
+    one as the csv path reads them. Else None, and the csv path reads the file."""
+    end = raw.find(b"\n")
+    if end < 0:
+        return None
+    try:
+        first = raw[:end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if first.count('"') % 2:  # a quoted name runs on to the next line
+        return None
+    cells = next(csv.reader([first.rstrip("\r")], delimiter=delimiter), [])
+    if not any(cell.strip() for cell in cells):
+        return None
+    header = check_header(cells, path, key)
+    parsed = parse_numbers(raw[end + 1 :], delimiter, len(header))
+    if parsed is None:
+        return None
+    values, rows, texts = parsed  # (k, m), (m,), {column: its cells}
+    columns = dict(zip(header, values, strict=True))
+    missing = {name: np.zeros(len(rows), bool) for name in header}
+    for c, cells in texts.items():  # a column with a word, a space or an empty cell in it
+        columns[header[c]], missing[header[c]] = _column(tuple(cells))
+    return CsvTable(path, key, header, rows + 2, columns, missing)
+
+
+def _column(cells: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """One column's cells as read: float64 if every cell that is not missing is a number,
+    else the stripped texts; and the missing mask. Both (m,)."""
+    try:  # NumPy reads text as float() does (spaces, "1_000", "nan"), a cell at a time in C
+        numbers = np.array(cells, np.float64)
+    except ValueError:
+        pass
+    else:
+        gone = np.isnan(numbers)
+        for i in np.flatnonzero(gone):  # "nan" is missing, "-nan" a number that is not finite
+            gone[i] = cells[i].strip().lower() in MISSING
+        return numbers, gone
+    texts = [cell.strip() for cell in cells]
+    missing = np.array([text.lower() in MISSING for text in texts], bool)
+    try:
+        numbers = np.array(
+            ["nan" if gone else t for t, gone in zip(texts, missing, strict=True)], np.float64
+        )
+    except ValueError:
+        return np.array(
+            ["" if gone else t for t, gone in zip(texts, missing, strict=True)], object
+        ), missing
+    return numbers, missing
+
+
+def _amount(size: int) -> str:
+    """A number of bytes for a person: '30.0 GiB', '2.5 MiB', '512 bytes'."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"

@@ -1,15 +1,15 @@
-"""CSV tables: read as columns, picked into features and a target, standardized with the
-training part's statistics. Every check raises :class:`DataError` naming the file, line and
-column."""
+"""CSV tables: read as columns (the reading itself is :mod:`dlcli.data.csvread`), picked into
+features and a target, standardized with the training part's statistics. Every check raises
+:class:`DataError` naming the file, line and column."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dlcli.data import csvread
 from dlcli.errors import DataError
 
 
@@ -18,38 +18,12 @@ def read_csv_rows(
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the rows of a CSV file, as text, each row with its line in the file.
 
-    Blank lines are skipped. The file must be UTF-8 with a header row of distinct column names
-    and at least one row, every row holding one value per column.
+    The file is read as :func:`dlcli.data.csvread.read_csv` reads it (sniffed delimiter,
+    quotes, a byte-order mark, CRLF; blank lines skipped) and passes the same checks: a header
+    row of distinct column names, at least one row, every row one value per column.
     """
-    if not path.exists():
-        raise DataError(f"{key}: {path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{key}: {path}: is a directory, expected a CSV file")
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            rows = [(reader.line_num, row) for row in reader]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{key}: {path}: not a readable UTF-8 CSV file ({exc})") from None
-    if not rows or not any(cell.strip() for cell in rows[0][1]):
-        raise DataError(
-            f"{key}: {path}: empty; expected a header row of column names, then rows of numbers"
-        )
-    header = [name.strip() for name in rows[0][1]]
-    twice = next((name for i, name in enumerate(header) if name in header[:i]), None)
-    if twice is not None:
-        raise DataError(
-            f"{key}: {path}: the header names column {twice!r} twice; names must differ"
-        )
-    body = [(line, row) for line, row in rows[1:] if any(cell.strip() for cell in row)]
-    if not body:
-        raise DataError(f"{key}: {path}: holds a header but zero rows; at least 1 is needed")
-    for line, row in body:
-        if len(row) != len(header):
-            raise DataError(
-                f"{key}: {path}: line {line} has {len(row)} values, the header names {len(header)} columns"
-            )
-    return header, body
+    raw = csvread.read_bytes(path, key)
+    return csvread.parse_rows(raw, csvread.sniff(raw), path, key)
 
 
 def csv_numbers(
@@ -87,20 +61,23 @@ def csv_numbers(
 def read_csv_table(
     path: Path, key: str = "data.train", numeric: list[str] | None = None
 ) -> dict[str, np.ndarray]:
-    """Read a CSV file with a header row into columns (checks of :func:`read_csv_rows`).
+    """Read a CSV file with a header row into columns (:func:`dlcli.data.csvread.read_csv`).
 
-    The columns named in ``numeric`` (every column when None) must hold numbers and become
-    float64 arrays (:func:`csv_numbers`); the others, which training does not use, stay text
-    (object arrays), so a table may carry an address or a name beside its numbers.
+    The columns named in ``numeric`` (every column when None) must hold finite numbers and
+    are float64 arrays; a missing or non-numeric cell among them is refused as
+    :func:`csv_numbers` words it. The others, which training does not use, stay as read
+    (numbers, or text), so a table may carry an address or a name beside its numbers.
     """
-    header, body = read_csv_rows(path, key)
-    wanted = header if numeric is None else [name for name in header if name in numeric]
-    values = csv_numbers(header, body, wanted, f"{key}: {path}")
-    table = {name: values[i] for i, name in enumerate(wanted)}
-    return {
-        name: table[name] if name in table else np.array([row[c] for _, row in body], object)
-        for c, name in enumerate(header)
-    }
+    table = csvread.read_csv_any(path, key)
+    wanted = table.header if numeric is None else [n for n in table.header if n in numeric]
+    columns = dict(table.columns)
+    if any(columns[n].dtype != np.float64 or table.missing[n].any() for n in wanted):
+        # A cell that is not a number: word it as csv_numbers always has, from the texts.
+        header, body = read_csv_rows(path, key)
+        values = csv_numbers(header, body, wanted, f"{key}: {path}")
+        columns.update((name, values[i]) for i, name in enumerate(wanted))
+    csvread.check_finite(table, wanted)
+    return columns
 
 
 def table_dataset(
