@@ -1,7 +1,7 @@
 """The CSV reader (issue 13, points 4 and 8): every form people write a CSV in reads to the same
 columns as a plain comma file; each bad file is one line naming the row; missing cells are
 NaN or "" with a mask; a file larger than the memory free is refused before it is read; the
-whole-array parser of plain numbers gives Python's ``float`` to the last bit."""
+pyarrow path gives Python's ``float`` to the last bit."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from dlcli import sysinfo
 from dlcli.cli import app
-from dlcli.data.csvfast import parse_numbers
-from dlcli.data.csvread import MISSING, CsvTable, read_csv
+from dlcli.data.csvread import MISSING, CsvTable, parse_rows, read_csv, read_csv_any
 from dlcli.data.tables import read_csv_rows, read_csv_table
 from dlcli.errors import DataError
 
@@ -97,8 +96,8 @@ NUMBERS = "a;b\r\n1.5;2\r\n\r\n-3e-2;40\r\n"
 
 
 def test_numbers_by_both_paths(in_tmp: Path) -> None:
-    """A file of plain numbers takes the whole-array parser, the same file with one quoted
-    number the csv module: the same table, blank line 3 skipped and counted by both."""
+    """A file of plain numbers, the same file with one quoted number, and with a quoted
+    header: the same table, blank line 3 skipped and counted."""
     Path("fast.csv").write_text(NUMBERS, newline="")
     Path("slow.csv").write_text(NUMBERS.replace("40", '"40"'), newline="")
     Path("named.csv").write_text(NUMBERS.replace("a;b", '"a";" b "'), newline="")
@@ -253,63 +252,80 @@ def test_rows_keep_their_text_for_predict(in_tmp: Path) -> None:
     )
 
 
-# ---------------------------------------------------------------- the whole-array parser
+# ---------------------------------------------------------------- the pyarrow path
 
 
-def test_parser_is_float_to_the_last_bit() -> None:
+def test_pyarrow_path_is_float_to_the_last_bit(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random numbers of 1 to 19 digits and exponents written out, read back bit for bit (by
+    pyarrow: the csv path is switched off)."""
+    monkeypatch.setattr("dlcli.data.csvread.parse_rows", None)
     rng = np.random.default_rng(13)
     x = rng.normal(size=3000) * 10.0 ** rng.integers(-30, 30, size=3000)
-    cells = [repr(float(v)) for v in x] + [f"{v:.6g}" for v in x] + [f"{v:.3E}" for v in x[:500]]
+    digits = rng.integers(1, 20, size=3000)
+    cells = [repr(float(v)) for v in x] + [f"{v:.{d - 1}e}" for v, d in zip(x, digits, strict=True)]
+    cells += [f"{v:.{d}f}" for v, d in zip(x[:500] * 1e-3, digits[:500], strict=True)] + [
+        f"{v:.3E}" for v in x
+    ]
     cells += ["0", "-0", "+1", "1.", ".5", "-.5e-3", "1E+05", "00012", "1e0000003",
               "9007199254740993", "123456789012345678901234", "4.9e-324", "1e-400", "1e22",
               "1e23", "2.2250738585072014e-308", "0.000000000000000000000000001"]  # fmt: skip
     cells += ["0"] * (-len(cells) % 4)
-    body = "\n".join(",".join(cells[i : i + 4]) for i in range(0, len(cells), 4)).encode()
-    parsed = parse_numbers(body, ",", 4)
-    assert parsed is not None
-    values, rows, texts = parsed
-    assert texts == {}
-    assert values.T.ravel().tobytes() == np.array([float(c) for c in cells]).tobytes()
-    assert rows.tolist() == list(range(len(cells) // 4))
+    rows = [",".join(cells[i : i + 4]) for i in range(0, len(cells), 4)]
+    Path("t.csv").write_text("a,b,c,d\n" + "\n".join(rows) + "\n")
+    table = read_csv(Path("t.csv"))
+    values = np.stack([table.columns[name] for name in "abcd"], axis=1).ravel()
+    assert values.tobytes() == np.array([float(c) for c in cells]).tobytes()
+    assert table.lines.tolist() == list(range(2, len(rows) + 2))
+    assert not any(mask.any() for mask in table.missing.values())
 
 
 @pytest.mark.parametrize(
     "cell",
-    ["1e", "1.2.3", "+-1", "e5", ".", "-", "1e+", "1-2", "1e5-", "1e5.3", "1ee2", ".e1", "x"],
-)
-def test_parser_gives_what_is_not_a_number_as_text(cell: str) -> None:
-    """Read first strictly, then cell by cell: the column comes back as its texts, for the
-    reader to take as the csv path does."""
-    with pytest.raises(ValueError):  # float() does not take it either
-        float(cell)
-    parsed = parse_numbers(f"1,2\n3,{cell}\n".encode(), ",", 2)
-    assert parsed is not None
-    values, rows, texts = parsed
-    assert values[0].tolist() == [1.0, 3.0] and values[1, 0] == 2.0 and np.isnan(values[1, 1])
-    assert (rows.tolist(), texts) == ([0, 1], {1: ["2", cell]})
+    ["1e", "1.2.3", "+-1", "e5", ".", "-", "1e+", "1-2", "1e5-", "1e5.3", "1ee2", ".e1", "x",
+     "nan(1)", "1_000", " 2 ", "\t3", "+nan", " NaN ", "Infinity", "é", ""],
+)  # fmt: skip
+def test_odd_cells_read_as_the_csv_path_reads_them(in_tmp: Path, cell: str) -> None:
+    """pyarrow's reading of a cell is kept only where it is the csv module's (the same file
+    with one quoted cell goes that way): a word makes the column text, "1_000" and spaces
+    are numbers as float() reads them, "nan(1)" is text, "+nan" a NaN that is not missing."""
+    text = f"a,b\n1,2\n3,{cell}\n4,5\n"
+    Path("arrow.csv").write_text(text)
+    Path("slow.csv").write_text(text.replace("4,5", '4,"5"'))
+    same_table(read_csv_any(Path("arrow.csv")), read_csv_any(Path("slow.csv")))
 
 
-def test_parser_gives_spaces_and_empty_cells_as_text() -> None:
-    assert parse_numbers(b"1,2\n3, 4\n", ",", 2)[2] == {1: ["2", " 4"]}
-    assert parse_numbers(b"1,\n3,4\n", ",", 2)[2] == {1: ["", "4"]}
-    assert parse_numbers("é,1\n2,3\n".encode(), ",", 2)[2] == {0: ["é", "2"]}
-
-
-def test_parser_leaves_to_the_csv_module() -> None:
-    assert parse_numbers(b"1,2\n3\n", ",", 2) is None  # ragged: the csv path words it
-    assert parse_numbers(b"1,2\n,\n", ",", 2) is None  # a row of blanks: skipped there
-    assert parse_numbers(b'1,2\n"3",4\n', ",", 2) is None  # quotes
-    assert parse_numbers(b"1,2\r3,4\n", ",", 2) is None  # a lone \r
-    assert parse_numbers(b"x,\xff\n", ",", 2) is None  # not UTF-8: the csv path says so
-    assert parse_numbers(b"\n\n", ",", 2) is None
+@pytest.mark.parametrize(
+    "text",
+    ["a,b\n1,2\n,\n3,4\n", "a,b\n1,2\n3\n", "a,b\n1,2\r3,4\n", "a,b\n1,\xff\n",
+     "a,b\n\n1,2\n", "a,b\n1,2\n\r\n3,4\r\n\r\n", "a\n1\n  \n2\n", "a,b\n1,2\n , \n",
+     "a,b\nx,2\n\n3,4\n", "a,b\n1,2\nNA,na\n", "a,b\nx,2\n,\n"],
+    ids=["blank-row", "ragged", "lone-cr", "not-utf8", "blank-first", "blank-crlf", "spaces",
+         "spaces-row", "blank-in-text", "missing-row", "blank-row-in-text"],
+)  # fmt: skip
+def test_what_pyarrow_leaves_to_the_csv_module(in_tmp: Path, text: str) -> None:
+    """Blank rows (skipped, counted), ragged rows, a lone \\r, bytes that are not UTF-8: the
+    csv path reads them or words the mistake, the same with or without pyarrow."""
+    Path("t.csv").write_bytes(text.encode("latin-1"))
+    raw = Path("t.csv").read_bytes()
+    try:
+        expected = parse_rows(raw, ",", Path("t.csv"), "data.train")
+    except DataError as exc:
+        with pytest.raises(DataError) as got:
+            read_csv_any(Path("t.csv"))
+        assert str(got.value) == str(exc)
+    else:
+        table = read_csv_any(Path("t.csv"))
+        assert table.lines.tolist() == [line for line, _ in expected[1]]
 
 
 MIXED = "x,colour,y\r\n1,red,NA\r\n,blue, nan \r\n\r\nnull,,2\r\n4,NULL,NaN\r\n5,green,1e\r\n"
 
 
 def test_text_and_missing_cells_by_both_paths(in_tmp: Path) -> None:
-    """Without quotes, words and missing cells are read by the NumPy parser and the column's
-    texts; with a quote, by the csv module: the same table."""
+    """Without quotes, words and missing cells are read by pyarrow and the column's texts;
+    with a quote, by the csv module: the same table."""
     Path("fast.csv").write_text(MIXED, newline="")
     Path("slow.csv").write_text(MIXED.replace("green", '"green"'), newline="")
     fast = read_csv(Path("fast.csv"))
@@ -318,3 +334,16 @@ def test_text_and_missing_cells_by_both_paths(in_tmp: Path) -> None:
     assert fast.columns["colour"].tolist() == ["red", "blue", "", "", "green"]
     assert fast.columns["y"].tolist() == ["", "", "2", "", "1e"]
     assert fast.missing["y"].tolist() == [True, True, False, True, False]
+
+
+def test_text_and_missing_cells_by_pyarrow(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same cells without the blank line are read by pyarrow alone (the csv path switched
+    off): the table the csv module reads from the quoted file, line for line."""
+    plain = MIXED.replace("\r\n\r\n", "\r\n")
+    Path("slow.csv").write_text(plain.replace("green", '"green"'), newline="")
+    slow = read_csv(Path("slow.csv"))
+    Path("fast.csv").write_text(plain, newline="")
+    monkeypatch.setattr("dlcli.data.csvread.parse_rows", None)
+    fast = read_csv(Path("fast.csv"))
+    same_table(fast, slow)
+    assert fast.lines.tolist() == [2, 3, 4, 5, 6]

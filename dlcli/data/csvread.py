@@ -5,26 +5,34 @@ One reader for every CSV dlcli takes (``data.train``/``data.test`` tables, ``pre
 semicolon and tab; quoted fields, a UTF-8 byte-order mark, CRLF line ends and blank lines
 accepted. Each bad file is one :class:`DataError` naming the file and the line.
 
-A file of plain numbers is parsed by whole-array NumPy operations (:mod:`dlcli.data.csvfast`);
-anything else (text, quotes, missing cells, a mistake to word) goes through the csv module.
+A file without quotes or blank lines inside is parsed by pyarrow's CSV reader (in C++, numbers
+correctly rounded, as float() reads them); anything else (quotes, blank lines inside, a lone
+``\r``, a mistake to word) goes through the csv module, which words the errors.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dlcli import sysinfo
-from dlcli.data.csvfast import parse_numbers
 from dlcli.errors import DataError
 
 #: A cell whose stripped, lower-cased text is one of these is missing.
 MISSING = frozenset({"", "na", "nan", "null"})
 DELIMITERS = ",;\t"
+# The missing tokens as pyarrow matches them: exact texts, so every way of writing each in
+# capitals (with spaces around, a cell is not among them: it is read again as text).
+_NULLS = sorted(
+    "".join(cased)
+    for word in MISSING
+    for cased in itertools.product(*((c.lower(), c.upper()) for c in word))
+)
 _BOM = b"\xef\xbb\xbf"
 # The sniffer reads the header and the first rows, from this much of the file.
 _SAMPLE = 1 << 16
@@ -184,9 +192,9 @@ def check_header(cells: list[str], path: Path, key: str) -> list[str]:
 
 
 def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | None:
-    """The table, if its header is one line and the rows below have no quotes (and no
-    mistake to word): plain numbers by :func:`parse_numbers`, the columns where a cell is not
-    one as the csv path reads them. Else None, and the csv path reads the file."""
+    """The table, if its header is one line and the rows below have no quotes, no blank line
+    (but at the end) and no lone ``\r`` (and no mistake to word), read by :func:`_arrow`.
+    Else None, and the csv path reads the file."""
     end = raw.find(b"\n")
     if end < 0:
         return None
@@ -200,15 +208,97 @@ def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | 
     if not any(cell.strip() for cell in cells):
         return None
     header = check_header(cells, path, key)
-    parsed = parse_numbers(raw[end + 1 :], delimiter, len(header))
-    if parsed is None:
+    # Blank lines at the end are dropped; one inside is a row of one empty cell to pyarrow
+    # (ignore_empty_lines off: skipping it would shift the line numbers), which it refuses
+    # as ragged or :func:`_arrow` as a row of blanks.
+    stop = len(raw)
+    while stop and raw[stop - 1] in b" \t\r\n":  # (rstrip would copy the file)
+        stop -= 1
+    stop = raw.find(b"\n", stop)
+    stop = len(raw) if stop < 0 else stop + 1
+    start = end + 1
+    if start >= stop or raw[start : start + 1] in (b"\n", b"\r"):
         return None
-    values, rows, texts = parsed  # (k, m), (m,), {column: its cells}
-    columns = dict(zip(header, values, strict=True))
-    missing = {name: np.zeros(len(rows), bool) for name in header}
-    for c, cells in texts.items():  # a column with a word, a space or an empty cell in it
-        columns[header[c]], missing[header[c]] = _column(tuple(cells))
-    return CsvTable(path, key, header, rows + 2, columns, missing)
+    if raw.find(b'"', start, stop) >= 0:
+        return None
+    if raw.find(b"\r", start, stop) >= 0 and raw.count(b"\r", start, stop) != raw.count(
+        b"\r\n", start, stop
+    ):
+        return None  # a lone \r: let the csv module decide what it is
+    read = _arrow(memoryview(raw)[start:stop], delimiter, len(header))
+    if read is None:
+        return None
+    values, missing = read
+    m = len(values[0])
+    return CsvTable(
+        path,
+        key,
+        header,
+        np.arange(2, m + 2, dtype=np.int64),
+        dict(zip(header, values, strict=True)),
+        dict(zip(header, missing, strict=True)),
+    )
+
+
+def _arrow(
+    body: memoryview, delimiter: str, k: int
+) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """The k columns of a CSV body (the lines after the header, none blank, no quotes) and
+    their missing masks, each (m,), read by ``pyarrow.csv.read_csv``; None if pyarrow refuses
+    it (a ragged row, not UTF-8) or a row is all blanks (the csv path skips it).
+
+    Every column first as float64, the missing tokens as nulls: pyarrow parses numbers
+    correctly rounded, as float() does, and takes no cell float() refuses but "nan(...)",
+    which comes back NaN. A NaN that is not a null (" nan", "-nan") or a cell that is not a
+    number sends the file to a second read as texts (:func:`_arrow_column`).
+    """
+    import pyarrow as pa  # imported here: `dlcli --help` need not load it
+    import pyarrow.csv as pacsv
+
+    names = [f"c{j}" for j in range(k)]
+    read = pacsv.ReadOptions(column_names=names)
+    parse = pacsv.ParseOptions(delimiter=delimiter, quote_char=False, ignore_empty_lines=False)
+    columns = None
+    for kind in (pa.float64(), pa.string()):
+        convert = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, kind), null_values=_NULLS, strings_can_be_null=True
+        )
+        try:
+            table = pacsv.read_csv(pa.py_buffer(body), read, parse, convert)
+        except pa.ArrowException:
+            continue  # a cell that is not a number, or (as texts) a ragged row, not UTF-8
+        if not table.num_rows:
+            return None
+        columns = [_arrow_column(table.column(j), pa) for j in range(k)]
+        if all(column is not None for column in columns):
+            break
+    if columns is None or any(column is None for column in columns):
+        return None
+    values, missing = (list(part) for part in zip(*columns, strict=True))
+    if np.logical_and.reduce(missing).any():
+        return None  # a row of missing cells may be blanks: the csv path skips those
+    return values, missing
+
+
+def _arrow_column(cells: object, pa: object) -> tuple[np.ndarray, np.ndarray] | None:
+    """One column pyarrow read (a ChunkedArray of m cells, the missing tokens null) as
+    :func:`_column` reads it, and its missing mask, both (m,). Floats: as they are, or None
+    if a NaN is not a null. Texts: pyarrow's cast to float64 when it takes every cell and
+    gives no NaN but the nulls, else cell by cell by :func:`_column` (a null as "": missing
+    either way)."""
+    if cells.type == pa.float64():
+        numbers = cells.to_numpy()
+        missing = np.isnan(numbers)
+        return (numbers, missing) if int(missing.sum()) == cells.null_count else None
+    try:
+        numbers = cells.cast(pa.float64()).to_numpy()
+    except pa.ArrowException:
+        numbers = None
+    if numbers is not None:
+        missing = np.isnan(numbers)
+        if int(missing.sum()) == cells.null_count:
+            return numbers, missing
+    return _column(tuple(cells.fill_null("").to_numpy(zero_copy_only=False)))
 
 
 def _column(cells: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
