@@ -25,7 +25,8 @@ from dlcli.images import write_grid
 from dlcli.metrics import classification_metrics, regression_metrics, softmax_metrics
 from dlcli.model import network
 from dlcli.model.activations import ACTIVATIONS
-from dlcli.predict import Model, check_threshold, label_probability, output_logits, table_columns
+from dlcli.predict import Model, check_threshold, label_probability, output_logits
+from dlcli.predict_table import table_columns
 
 
 @dataclass

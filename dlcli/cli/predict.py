@@ -135,7 +135,7 @@ def _predict_csv(
     import io
 
     from dlcli.cli.render import count
-    from dlcli.predict import predict_table
+    from dlcli.predict_table import predict_table
 
     if out is not None:
         from dlcli.data.write import check_writable
