@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from dlcli.data.csvread import CsvTable
+from dlcli.data.tables import apply_table
 from dlcli.errors import DataError
 
 #: The hint of the "is not a number" message while training (the message predates classes).
@@ -268,12 +269,10 @@ def transform(
     Missing cells must have been dropped or refused before, unless ``prep`` fills them.
     """
     where = where or where_of(table)
-    if not is_encoded(prep):  # the first format: as dlcli.data.tables.apply_table
+    if not is_encoded(prep):  # the first format
         names = list(prep["features"])
         not_a_number(table, names, hint, where)
-        X = _taken(np.stack([table.columns[n] for n in names]), rows)  # (n_x, m)
-        mean, std = np.array(prep["mean"])[:, np.newaxis], np.array(prep["std"])[:, np.newaxis]
-        Xs = (X - mean) / std
+        Xs, _ = apply_table(prep, _taken(np.stack([table.columns[n] for n in names]), rows))
     else:
         unknown = prep.get("unknown_category", "error")
         blocks = [

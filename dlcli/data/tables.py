@@ -103,22 +103,6 @@ def table_dataset(
     return X, columns[target][np.newaxis, :], chosen
 
 
-def standardize(X: np.ndarray, Y: np.ndarray, features: list[str], target: str) -> dict[str, Any]:
-    """The preprocessing of a table, from the training set: each feature and the target
-    shifted by its mean and divided by its standard deviation (1 where that is 0)."""
-    std = X.std(axis=1)
-    y_std = float(Y.std())
-    return {
-        "kind": "table",
-        "features": features,
-        "mean": X.mean(axis=1).tolist(),
-        "std": np.where(std > 0, std, 1.0).tolist(),
-        "target": target,
-        "target_mean": float(Y.mean()),
-        "target_std": y_std if y_std > 0 else 1.0,
-    }
-
-
 def apply_table(
     prep: dict[str, Any], X: np.ndarray, Y: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
