@@ -16,7 +16,7 @@ from dlcli.data import encode, tablecheck
 from dlcli.data.course import CourseFile, read_course_file
 from dlcli.data.csvread import CsvTable, read_csv
 from dlcli.data.generated import FLOWER_CLASSES, churn, flower, housing, spiral, spiral_classes
-from dlcli.data.tables import table_dataset
+from dlcli.data.tables import pick_features
 from dlcli.errors import DataError
 from dlcli.model import network
 
@@ -181,21 +181,12 @@ def _from_course_files(
     )
 
 
-def _pick_features(
-    table: CsvTable, target: str | None, features: list[str] | None, where: str
-) -> list[str]:
-    """The feature columns: ``data.features``, or every column but the target; each one a
-    column of ``table``, none of them the target (the checks and messages of
-    :func:`dlcli.data.tables.table_dataset`, given empty columns: only the names count)."""
-    return table_dataset({n: np.zeros(0) for n in table.header}, target, features, where)[2]
-
-
 def _table_spec(data_cfg: Any, output: str, table: CsvTable, where: str) -> encode.TableSpec:
     """What the data section says about the table, its columns checked against it."""
     target = data_cfg.target
     if target is None and data_cfg.generate is not None:
         target = GENERATED_TARGETS.get(data_cfg.generate.name)
-    features = _pick_features(table, target, data_cfg.features, where)
+    features = pick_features(table.header, target, data_cfg.features, where)
     for name in data_cfg.categorical or ():
         if name not in features:
             raise DataError(
@@ -252,7 +243,7 @@ def _from_tables(
     spec = _table_spec(data_cfg, output, train, sources.get("train", str(train.path)))
     for key, table in tables.items():
         if key != "train":
-            _pick_features(table, spec.target, spec.features, sources[key])
+            pick_features(table.header, spec.target, spec.features, sources[key])
     kind = tablecheck.kinds(train, spec)
     rows = {key: _usable_rows(table, spec, kind) for key, table in tables.items()}
     dropped = sum(table.m - rows[key].size for key, table in tables.items())

@@ -80,18 +80,18 @@ def read_csv_table(
     return columns
 
 
-def table_dataset(
-    columns: dict[str, np.ndarray], target: str | None, features: list[str] | None, where: str
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Raw features X (n_x, m) and target Y (1, m) picked from a table by name."""
-    names = list(columns)
+def pick_features(
+    names: list[str], target: str | None, features: list[str] | None, where: str
+) -> list[str]:
+    """The feature columns of a table whose columns are ``names``: ``data.features``, or every
+    column but the target; each one a column, none of them the target."""
     if target is None:
         raise DataError(f"data.target: missing; name the column to predict, one of {names}")
-    if target not in columns:
+    if target not in names:
         raise DataError(f"data.target: {target!r} is not a column of {where}; columns: {names}")
     chosen = features if features is not None else [n for n in names if n != target]
     for name in chosen:
-        if name not in columns:
+        if name not in names:
             raise DataError(f"data.features: {name!r} is not a column of {where}; columns: {names}")
         if name == target:
             raise DataError(
@@ -99,8 +99,7 @@ def table_dataset(
             )
     if not chosen:
         raise DataError(f"data.features: {where} has no column besides the target {target!r}")
-    X = np.stack([columns[n] for n in chosen])  # (n_x, m)
-    return X, columns[target][np.newaxis, :], chosen
+    return chosen
 
 
 def apply_table(
