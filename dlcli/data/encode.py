@@ -112,12 +112,47 @@ def not_a_number(table: CsvTable, names: list[str], hint: str, where: str = "") 
         )
 
 
-def _taken(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The columns ``rows`` of values (n, m_all), taken as the first table format took them:
-    all of them as they are, else by ``values[:, rows]``. The layout NumPy gives that (not
-    C order) sets the order in which means add up, and so their last bits: taken the same
-    way, a numeric regression's model file keeps its bytes."""
-    return values if rows.size == values.shape[1] else values[:, rows]
+def _gathered(columns: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """The cells ``rows`` of ``columns`` (n columns of m_all cells) as X (n, m), laid out as the
+    first table format took them: all rows stacked in C order, else by ``stacked[:, rows]``,
+    whose result NumPy lays out in F order. The layout sets the order in which means add up,
+    and so their last bits: laid out the same way, a numeric regression's model file keeps its
+    bytes. (Taken column by column into X, without a stacked copy of every row.)"""
+    if rows.size == columns[0].size:
+        return np.stack(columns)  # (n, m), C order
+    taken = np.empty((rows.size, len(columns)))  # (m, n) in C order: its .T is (n, m), F order
+    for j, column in enumerate(columns):
+        np.take(column, rows, out=taken[:, j], mode="clip")  # (rows are in range)
+    return taken.T
+
+
+def moments(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """mean (n,), std (n,) and X - mean (n, m) of X (n, m), along axis 1, equal to the bit to
+    ``X.mean(axis=1)`` and ``X.std(axis=1)``: NumPy's own steps (sum, divide by m; subtract,
+    square, sum, divide, square root) in its order, on X's layout. The squares overwrite X,
+    so no array of X's size is made but X - mean (NumPy's std makes two)."""
+    m = X.shape[1]
+    mean = np.add.reduce(X, axis=1, keepdims=True) / m  # (n, 1)
+    centered = X - mean  # (n, m), X's layout
+    squares = np.multiply(centered, centered, out=X)
+    return mean[:, 0], np.sqrt(np.add.reduce(squares, axis=1) / m), centered
+
+
+def fit_transform(
+    table: CsvTable,
+    rows: np.ndarray,
+    spec: TableSpec,
+    kind: dict[str, str],
+    classes: tuple[str, ...] = (),
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """:func:`fit` on the training part, and that part's X (n_x, m) and Y (1, m) as
+    :func:`transform` gives them; a numeric regression's X is the columns :func:`fit`
+    gathered and centered, divided by their std in place (not gathered twice)."""
+    prep, centered, Y = _fit(table, rows, spec, kind)
+    if centered is None or is_encoded(prep):
+        return prep, *transform(prep, table, rows, target=True, classes=classes)
+    centered /= np.array(prep["std"])[:, np.newaxis]  # as apply_table: (X - mean) / std
+    return prep, centered, (Y - prep["target_mean"]) / prep["target_std"]
 
 
 def fit(table: CsvTable, rows: np.ndarray, spec: TableSpec, kind: dict[str, str]) -> dict[str, Any]:
@@ -128,23 +163,34 @@ def fit(table: CsvTable, rows: np.ndarray, spec: TableSpec, kind: dict[str, str]
     categories of the training part (plus "missing" when it has missing cells and
     ``data.missing: mean``). A regression's target: mean and std.
     """
+    return _fit(table, rows, spec, kind)[0]
+
+
+def _fit(
+    table: CsvTable, rows: np.ndarray, spec: TableSpec, kind: dict[str, str]
+) -> tuple[dict[str, Any], np.ndarray | None, np.ndarray | None]:
+    """:func:`fit`, the numeric columns of ``rows`` minus their means, X - mean (n, m), when
+    none is missing (else None), and a regression's target Y (1, m) (else None)."""
     numeric = [n for n in spec.features if kind[n] == "numeric"]
-    X = _taken(np.stack([table.columns[n] for n in numeric]), rows) if numeric else None
+    X = _gathered([table.columns[n] for n in numeric], rows) if numeric else None
     stats: dict[str, tuple[float, float]] = {}
+    centered = None
     if X is not None:
         # The same reductions as the first table format, so its model files keep their bytes.
-        nan = bool(np.isnan(X).any())
-        mean = np.nanmean(X, axis=1) if nan else X.mean(axis=1)
-        std = np.nanstd(X, axis=1) if nan else X.std(axis=1)
+        if spec.missing == "mean" and np.isnan(X).any():  # else no cell used is missing
+            mean, std = np.nanmean(X, axis=1), np.nanstd(X, axis=1)
+        else:
+            mean, std, centered = moments(X)
         std = np.where(std > 0, std, 1.0)
         stats = {n: (mean[i], std[i]) for i, n in enumerate(numeric)}
     target: dict[str, Any] = {}
+    Y = None
     if spec.task == "regression":
-        Y = _taken(table.columns[spec.target][np.newaxis, :], rows)  # (1, m)
+        Y = _gathered([table.columns[spec.target]], rows)  # (1, m)
         y_std = float(Y.std())
         target = {"target_mean": float(Y.mean()), "target_std": y_std if y_std > 0 else 1.0}
     if spec.task == "regression" and len(numeric) == len(spec.features) and spec.missing != "mean":
-        return {
+        first = {
             "kind": "table",
             "features": list(spec.features),
             "mean": [float(stats[n][0]) for n in numeric],
@@ -152,6 +198,7 @@ def fit(table: CsvTable, rows: np.ndarray, spec: TableSpec, kind: dict[str, str]
             "target": spec.target,
             **target,
         }
+        return first, centered, Y
     columns = []
     for name in spec.features:
         if kind[name] == "numeric":
@@ -167,7 +214,7 @@ def fit(table: CsvTable, rows: np.ndarray, spec: TableSpec, kind: dict[str, str]
                 seen.add(MISSING_CATEGORY)
             entry = {"name": name, "type": "categorical", "categories": sort_names(seen)}
         columns.append(entry)
-    return {
+    encoded = {
         "kind": "table",
         "features": list(spec.features),
         "columns": columns,
@@ -177,6 +224,7 @@ def fit(table: CsvTable, rows: np.ndarray, spec: TableSpec, kind: dict[str, str]
         "unknown_category": spec.unknown,
         **target,
     }
+    return encoded, centered, Y
 
 
 def is_encoded(prep: dict[str, Any]) -> bool:
@@ -272,7 +320,8 @@ def transform(
     if not is_encoded(prep):  # the first format
         names = list(prep["features"])
         not_a_number(table, names, hint, where)
-        Xs, _ = apply_table(prep, _taken(np.stack([table.columns[n] for n in names]), rows))
+        X = _gathered([table.columns[n] for n in names], rows)  # a copy: standardized in place
+        Xs, _ = apply_table(prep, X, out=X)
     else:
         unknown = prep.get("unknown_category", "error")
         blocks = [
@@ -287,7 +336,7 @@ def transform(
     name = prep["target"]
     if prep.get("task", "regression") == "regression":
         not_a_number(table, [name], hint, where)
-        Y = _taken(table.columns[name][np.newaxis, :], rows)  # (1, m)
+        Y = _gathered([table.columns[name]], rows)  # (1, m)
         return Xs, (Y - prep["target_mean"]) / prep["target_std"]
     return Xs, labels_of(table, rows, name, classes, where)
 

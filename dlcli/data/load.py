@@ -254,12 +254,13 @@ def _from_tables(
     index = Dataset(rows["train"][np.newaxis, :], rows["train"][np.newaxis, :], (), {})
     index = split_off(index, data_cfg.test_fraction, data_cfg.split_seed, "test")
     index = split_off(index, data_cfg.validation_fraction, data_cfg.split_seed + 1, "validation")
-    prep = encode.fit(train, index.X_train[0], spec, kind)
-    parts: dict[str, np.ndarray | None] = {}
-    for split, key in (("train", "train"), ("test", "test"), ("val", "validation")):
-        split_off_rows = getattr(index, f"X_{split}")
-        table, part = tables.get(key, train), rows.get(key)
-        if key == "train" or key not in tables:  # the training file, or a part split off it
+    train_rows = index.X_train[0]
+    prep, X, Y = encode.fit_transform(train, train_rows, spec, kind, classes)
+    parts: dict[str, np.ndarray | None] = {"X_train": X, "Y_train": Y}
+    for split, key in (("test", "test"), ("val", "validation")):
+        table, part = tables.get(key), rows.get(key)
+        if table is None:  # a part split off the training file, if any
+            table, split_off_rows = train, getattr(index, f"X_{split}")
             part = None if split_off_rows is None else split_off_rows[0]
         X, Y = (None, None)
         if part is not None:
@@ -300,7 +301,9 @@ def split_off(dataset: Dataset, fraction: float, seed: int, into: str) -> Datase
         )
     n_out = min(max(1, round(fraction * m)), m - 1)
     chosen = np.sort(np.random.default_rng(seed).permutation(m)[:n_out])
-    keep = np.setdiff1d(np.arange(m), chosen)
+    stays = np.ones(m, bool)
+    stays[chosen] = False
+    keep = np.flatnonzero(stays)  # the others, in order
     attr = "val" if into == "validation" else "test"
     return replace(
         dataset,

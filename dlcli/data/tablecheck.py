@@ -74,11 +74,12 @@ def check_finite(table: CsvTable, names: list[str], rows: np.ndarray, where: str
     """Refuse the first infinite number (by row, then column) of the numeric ``names``."""
     bad = []
     for c, name in enumerate(names):
-        column = table.columns[name][rows]
-        if column.dtype != object:
-            r = np.flatnonzero(np.isinf(column))
-            if r.size:
-                bad.append((int(rows[r[0]]), c))
+        column = table.columns[name]
+        if column.dtype == object or not np.isinf(column).any():
+            continue
+        r = np.flatnonzero(np.isinf(column[rows]))
+        if r.size:
+            bad.append((int(rows[r[0]]), c))
     if bad:
         r, c = min(bad)
         raise DataError(
@@ -100,6 +101,8 @@ def refuse_missing(
 ) -> None:
     """Refuse the first missing cell (by row, then column) of ``names`` among ``rows``,
     with the count of missing cells there; ``fix`` says what to do."""
+    if not any(table.missing[name].any() for name in names):
+        return
     gone = np.stack([table.missing[name][rows] for name in names])  # (columns, rows)
     if not gone.any():
         return

@@ -103,11 +103,13 @@ def pick_features(
 
 
 def apply_table(
-    prep: dict[str, Any], X: np.ndarray, Y: np.ndarray | None = None
+    prep: dict[str, Any], X: np.ndarray, Y: np.ndarray | None = None, out: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Standardize raw features (n_x, m) and, if given, the target (1, m) as ``prep`` says."""
+    """Standardize raw features (n_x, m) and, if given, the target (1, m) as ``prep`` says;
+    into ``out`` (X itself, when the caller's X is a copy of its own) if given."""
     mean, std = np.array(prep["mean"])[:, np.newaxis], np.array(prep["std"])[:, np.newaxis]
-    Xs = (X - mean) / std
+    Xs = np.subtract(X, mean, out=out)
+    Xs /= std
     return Xs, None if Y is None else (Y - prep["target_mean"]) / prep["target_std"]
 
 
