@@ -320,6 +320,26 @@ def test_what_pyarrow_leaves_to_the_csv_module(in_tmp: Path, text: str) -> None:
         assert table.lines.tolist() == [line for line, _ in expected[1]]
 
 
+@pytest.mark.parametrize(
+    ("text", "lines", "b"),
+    [
+        ("a,b\n1,2\n" + "\n" * 70_000, [2], [2.0]),  # more blank tail than is read to find the end
+        ('a,b\n1,"x\ny"\n3,4\n', [2, 4], ["x\ny", "4"]),  # a quoted line end: a row on 2 lines
+        ('a,b\n1,"2,5"\n3,4\n', [2, 3], ["2,5", "4"]),  # a quoted delimiter
+        ('a,b\n1,2\n3,"4"\n', [2, 3], [2.0, 4.0]),  # a quoted number, in the last row
+    ],
+    ids=["long-blank-tail", "quoted-line-end", "quoted-delimiter", "quoted-number"],
+)
+def test_files_pyarrow_passes_on(in_tmp: Path, text: str, lines: list[int], b: list) -> None:
+    """pyarrow reads with quotes off and the rows' end found in the file's last bytes: a cell
+    holding a quote, or a blank tail longer than what is read, sends the file to the csv
+    path, which reads it right."""
+    Path("t.csv").write_text(text)
+    table = read_csv_any(Path("t.csv"))
+    assert table.lines.tolist() == lines
+    assert table.columns["b"].tolist() == b
+
+
 MIXED = "x,colour,y\r\n1,red,NA\r\n,blue, nan \r\n\r\nnull,,2\r\n4,NULL,NaN\r\n5,green,1e\r\n"
 
 

@@ -81,12 +81,15 @@ def read_csv(path: Path, key: str = "data.train") -> CsvTable:
 
 def read_csv_any(path: Path, key: str = "data.train") -> CsvTable:
     """:func:`read_csv` without the finiteness check (``inf`` cells stay ``inf``)."""
-    raw = read_bytes(path, key)
-    delimiter = sniff(raw)
-    fast = _read_plain(raw, delimiter, path, key)
+    check_file(path, key)
+    with open(path, "rb") as f:
+        head = f.read(len(_BOM) + _SAMPLE + 1)  # enough to sniff, and to tell if there is more
+    bom = len(_BOM) if head.startswith(_BOM) else 0
+    delimiter = sniff(head[bom:])
+    fast = _read_plain(path, head, bom, delimiter, key)
     if fast is not None:
         return fast
-    header, body = parse_rows(raw, delimiter, path, key)
+    header, body = parse_rows(read_bytes(path, key), delimiter, path, key)
     lines, rows = zip(*body, strict=True)
     columns, missing = {}, {}
     for name, cells in zip(header, zip(*rows, strict=True), strict=True):
@@ -114,9 +117,9 @@ def check_finite(table: CsvTable, names: list[str]) -> None:
         )
 
 
-def read_bytes(path: Path, key: str) -> bytes:
-    """The file's bytes without a UTF-8 byte-order mark, after checking it exists and fits in
-    the memory free (before reading a byte of it)."""
+def check_file(path: Path, key: str) -> None:
+    """Refuse a file that is missing, a directory, or larger than the memory free (a CSV is
+    read whole into memory), before reading a byte of it."""
     if not path.exists():
         raise DataError(f"{key}: {path}: no such file")
     if path.is_dir():
@@ -127,6 +130,11 @@ def read_bytes(path: Path, key: str) -> bytes:
             f"{key}: {path}: a CSV of {_amount(size)}, more than the {_amount(free)} free; a "
             "CSV is read whole into memory: split it into smaller files, or free memory"
         )
+
+
+def read_bytes(path: Path, key: str) -> bytes:
+    """The file's bytes without a UTF-8 byte-order mark, after :func:`check_file`."""
+    check_file(path, key)
     raw = path.read_bytes()
     return raw[len(_BOM) :] if raw.startswith(_BOM) else raw
 
@@ -191,41 +199,31 @@ def check_header(cells: list[str], path: Path, key: str) -> list[str]:
     return header
 
 
-def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | None:
-    """The table, if its header is one line and the rows below have no quotes, no blank line
-    (but at the end) and no lone ``\r`` (and no mistake to word), read by :func:`_arrow`.
-    Else None, and the csv path reads the file."""
-    end = raw.find(b"\n")
+def _read_plain(path: Path, head: bytes, bom: int, delimiter: str, key: str) -> CsvTable | None:
+    """The table, read by :func:`_arrow` from the file, if its header is one line (in
+    ``head``, the file's first bytes, ``bom`` of them a byte-order mark) and the rows below
+    have no quotes and no blank line but at the end (and no mistake to word). Else None, and
+    the csv path reads the file."""
+    end = head.find(b"\n", bom)
     if end < 0:
         return None
     try:
-        first = raw[:end].decode("utf-8")
+        first = head[bom:end].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
         return None
     if first.count('"') % 2:  # a quoted name runs on to the next line
         return None
-    cells = next(csv.reader([first.rstrip("\r")], delimiter=delimiter), [])
+    cells = next(csv.reader([first], delimiter=delimiter), [])
     if not any(cell.strip() for cell in cells):
         return None
     header = check_header(cells, path, key)
-    # Blank lines at the end are dropped; one inside is a row of one empty cell to pyarrow
-    # (ignore_empty_lines off: skipping it would shift the line numbers), which it refuses
-    # as ragged or :func:`_arrow` as a row of blanks.
-    stop = len(raw)
-    while stop and raw[stop - 1] in b" \t\r\n":  # (rstrip would copy the file)
-        stop -= 1
-    stop = raw.find(b"\n", stop)
-    stop = len(raw) if stop < 0 else stop + 1
     start = end + 1
-    if start >= stop or raw[start : start + 1] in (b"\n", b"\r"):
+    if head[start : start + 1] in (b"\n", b"\r"):
+        return None  # a blank line first: the csv path skips it
+    stop = _rows_end(path, start)
+    if stop is None:
         return None
-    if raw.find(b'"', start, stop) >= 0:
-        return None
-    if raw.find(b"\r", start, stop) >= 0 and raw.count(b"\r", start, stop) != raw.count(
-        b"\r\n", start, stop
-    ):
-        return None  # a lone \r: let the csv module decide what it is
-    read = _arrow(memoryview(raw)[start:stop], delimiter, len(header))
+    read = _arrow(path, (start, stop - start), delimiter, len(header))
     if read is None:
         return None
     values, missing = read
@@ -240,12 +238,29 @@ def _read_plain(raw: bytes, delimiter: str, path: Path, key: str) -> CsvTable | 
     )
 
 
+def _rows_end(path: Path, start: int) -> int | None:
+    """Where the rows of a file end: after the last line that is not blank (blank lines at
+    the end are dropped), found in its last bytes; None if they are blank (no rows from
+    ``start`` on, or more blank bytes at the end than are read)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        at = max(start, size - _SAMPLE)
+        f.seek(at)
+        tail = f.read()
+    text_end = len(tail.rstrip(b" \t\r\n"))
+    if not text_end:
+        return None
+    line_end = tail.find(b"\n", text_end)
+    return at + (len(tail) if line_end < 0 else line_end + 1)
+
+
 def _arrow(
-    body: memoryview, delimiter: str, k: int
+    path: Path, body: tuple[int, int], delimiter: str, k: int
 ) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
-    """The k columns of a CSV body (the lines after the header, none blank, no quotes) and
-    their missing masks, each (m,), read by ``pyarrow.csv.read_csv``; None if pyarrow refuses
-    it (a ragged row, not UTF-8) or a row is all blanks (the csv path skips it).
+    """The k columns of a CSV body (the lines after the header, the file's ``body`` =
+    (offset, length), the first not blank, none at the end) and their missing masks, each (m,), read by
+    ``pyarrow.csv.read_csv`` from the file; None if pyarrow refuses it (a ragged row, not
+    UTF-8), a cell holds a quote, or a row is all blanks (the csv path skips it).
 
     Every column first as float64, the missing tokens as nulls: pyarrow parses numbers
     correctly rounded, as float() does, and takes no cell float() refuses but "nan(...)",
@@ -253,6 +268,7 @@ def _arrow(
     number sends the file to a second read as texts (:func:`_arrow_column`).
     """
     import pyarrow as pa  # imported here: `dlcli --help` need not load it
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     names = [f"c{j}" for j in range(k)]
@@ -264,32 +280,36 @@ def _arrow(
             column_types=dict.fromkeys(names, kind), null_values=_NULLS, strings_can_be_null=True
         )
         try:
-            table = pacsv.read_csv(pa.py_buffer(body), read, parse, convert)
+            with pa.OSFile(str(path)) as f:
+                table = pacsv.read_csv(f.get_stream(*body), read, parse, convert)
         except pa.ArrowException:
             continue  # a cell that is not a number, or (as texts) a ragged row, not UTF-8
         if not table.num_rows:
             return None
-        columns = [_arrow_column(table.column(j), pa) for j in range(k)]
+        columns = [_arrow_column(table.column(j), pa, pc) for j in range(k)]
         if all(column is not None for column in columns):
             break
     if columns is None or any(column is None for column in columns):
         return None
     values, missing = (list(part) for part in zip(*columns, strict=True))
-    if np.logical_and.reduce(missing).any():
+    if all(gone.any() for gone in missing) and np.logical_and.reduce(missing).any():
         return None  # a row of missing cells may be blanks: the csv path skips those
     return values, missing
 
 
-def _arrow_column(cells: object, pa: object) -> tuple[np.ndarray, np.ndarray] | None:
+def _arrow_column(cells: object, pa: object, pc: object) -> tuple[np.ndarray, np.ndarray] | None:
     """One column pyarrow read (a ChunkedArray of m cells, the missing tokens null) as
     :func:`_column` reads it, and its missing mask, both (m,). Floats: as they are, or None
-    if a NaN is not a null. Texts: pyarrow's cast to float64 when it takes every cell and
+    if a NaN is not a null. Texts: None if a cell holds a quote (read with quotes off, a
+    quoted cell keeps its quotes, and a quoted delimiter or line end splits it), else pyarrow's cast to float64 when it takes every cell and
     gives no NaN but the nulls, else cell by cell by :func:`_column` (a null as "": missing
     either way)."""
     if cells.type == pa.float64():
         numbers = cells.to_numpy()
         missing = np.isnan(numbers)
         return (numbers, missing) if int(missing.sum()) == cells.null_count else None
+    if pc.any(pc.match_substring(cells, '"')).as_py():
+        return None  # quotes, read as text: the csv path unquotes them
     try:
         numbers = cells.cast(pa.float64()).to_numpy()
     except pa.ArrowException:
