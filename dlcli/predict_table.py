@@ -10,8 +10,7 @@ from typing import TextIO
 
 import numpy as np
 
-from dlcli.data import encode
-from dlcli.data.csvread import read_csv
+from dlcli.data.csvread import delimiter_of, read_csv
 from dlcli.data.tablecheck import model_rows
 from dlcli.data.tables import apply_table, csv_numbers, read_csv_rows, unscale_target
 from dlcli.errors import DataError, DlcliError
@@ -62,6 +61,7 @@ class TablePrediction:
     probability: np.ndarray | None = None
     probabilities: np.ndarray | None = None
     classes: tuple[str, ...] = ()
+    delimiter: str = ","  # the input file's, for the rows written back
 
     @property
     def added(self) -> list[str]:
@@ -82,8 +82,9 @@ class TablePrediction:
         return cells
 
     def write(self, out: TextIO) -> None:
-        """The input rows, unchanged, plus the prediction columns."""
-        writer = csv.writer(out, lineterminator="\n")
+        """The input rows, their cells as written, plus the prediction columns, separated as
+        the input file was."""
+        writer = csv.writer(out, delimiter=self.delimiter, lineterminator="\n")
         writer.writerow([*self.header, *self.added])
         for i, row in enumerate(self.rows):
             writer.writerow([*row, *self.cells(i)])
@@ -121,21 +122,24 @@ def predict_table(
     column = f"predicted_{model.preprocessing['target']}"
     if model.is_encoded_table:
         table = read_csv(path, key)
-        header, rows = table.header, encode.table_rows(table)
         X, _ = model_rows(model.preprocessing, table, model.classes, str(model.path), target=False)
+        header, body = read_csv_rows(path, key)  # the cells as written, for the copy
     else:
         header, body, X_raw, _ = table_columns(model, path, key, target=False)
-        rows = [row for _, row in body]
         X, _ = apply_table(model.preprocessing, X_raw)  # (n_x, m)
+    rows = [row for _, row in body]
     if column in header:
         raise DataError(
             f"{key}: {path}: already has a column {column!r}; predict adds it, so remove it first"
         )
     ZL = output_logits(model, X)
+    delimiter = delimiter_of(path)
     if model.output == "linear":
         values = unscale_target(model.preprocessing, ZL)[0]  # (m,)
-        return TablePrediction(header, rows, column, values)
+        return TablePrediction(header, rows, column, values, delimiter=delimiter)
     labels, probability = top_class(model, ZL, threshold)
     names = np.array(model.classes, object)[labels]  # (m,)
     every = class_probabilities(model, ZL) if all_probabilities else None
-    return TablePrediction(header, rows, column, names, probability, every, model.classes)
+    return TablePrediction(
+        header, rows, column, names, probability, every, model.classes, delimiter
+    )

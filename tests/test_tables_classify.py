@@ -407,6 +407,26 @@ def test_predict_csv_writes_class_names_and_probabilities(classifier: Path) -> N
     np.testing.assert_allclose(report["probability"], P.max(axis=0), rtol=1e-12)
 
 
+def test_predict_csv_copies_the_cells_as_written(classifier: Path) -> None:
+    """The rows come back as the file holds them: its delimiter, numbers as written, spaces,
+    a missing cell in a column the model does not use; the predictions are those of the
+    same rows written plainly."""
+    lines = ["note;a;b;colour", " first ;0.50;-1.0e0;red", "NA;2;0.250; blue", ";-0.5;1;green"]
+    Path("semi.csv").write_text("\n".join(lines) + "\n")
+    plain = [{"a": "0.5", "b": "-1", "colour": "red"}, {"a": "2", "b": "0.25", "colour": "blue"},
+             {"a": "-0.5", "b": "1", "colour": "green"}]  # fmt: skip
+    write_csv("plain.csv", plain)
+    code, out, err = dlcli("predict", "--model", "runs/r", "--csv", "semi.csv")
+    assert (code, err) == (0, "")
+    got = out.splitlines()
+    assert got[0] == lines[0] + ";predicted_label;probability"
+    assert [line.rsplit(";", 2)[0] for line in got[1:]] == lines[1:]
+    _, expected, _ = dlcli("predict", "--model", "runs/r", "--csv", "plain.csv")
+    assert [line.split(";")[-2:] for line in got[1:]] == [
+        line.split(",")[-2:] for line in expected.splitlines()[1:]
+    ]
+
+
 def test_predict_csv_refusals(classifier: Path) -> None:
     for name, (i, column, value), message in [
         ("purple.csv", (1, "colour", "purple"), "line 3, column 'colour': 'purple' is not a "

@@ -5,9 +5,9 @@ One reader for every CSV dlcli takes (``data.train``/``data.test`` tables, ``pre
 semicolon and tab; quoted fields, a UTF-8 byte-order mark, CRLF line ends and blank lines
 accepted. Each bad file is one :class:`DataError` naming the file and the line.
 
-A file without quotes or blank lines inside is parsed by pyarrow's CSV reader (in C++, numbers
-correctly rounded, as float() reads them); anything else (quotes, blank lines inside, a lone
-``\r``, a mistake to word) goes through the csv module, which words the errors.
+A file without quotes or blank lines inside is parsed by pyarrow's CSV reader from the file
+itself (in C++, numbers correctly rounded, as float() reads them); anything else (quotes,
+blank lines inside, a mistake to word) goes through the csv module, which words the errors.
 """
 
 from __future__ import annotations
@@ -82,10 +82,7 @@ def read_csv(path: Path, key: str = "data.train") -> CsvTable:
 def read_csv_any(path: Path, key: str = "data.train") -> CsvTable:
     """:func:`read_csv` without the finiteness check (``inf`` cells stay ``inf``)."""
     check_file(path, key)
-    with open(path, "rb") as f:
-        head = f.read(len(_BOM) + _SAMPLE + 1)  # enough to sniff, and to tell if there is more
-    bom = len(_BOM) if head.startswith(_BOM) else 0
-    delimiter = sniff(head[bom:])
+    head, bom, delimiter = _head(path)
     fast = _read_plain(path, head, bom, delimiter, key)
     if fast is not None:
         return fast
@@ -95,6 +92,20 @@ def read_csv_any(path: Path, key: str = "data.train") -> CsvTable:
     for name, cells in zip(header, zip(*rows, strict=True), strict=True):
         columns[name], missing[name] = _column(cells)
     return CsvTable(path, key, header, np.array(lines, np.int64), columns, missing)
+
+
+def delimiter_of(path: Path) -> str:
+    """The delimiter of a CSV file, as :func:`read_csv` sniffs it."""
+    return _head(path)[2]
+
+
+def _head(path: Path) -> tuple[bytes, int, str]:
+    """The file's first bytes (enough to sniff, and one more to tell if there is more), the
+    length of its UTF-8 byte-order mark (0 or 3) and its delimiter (:func:`sniff`)."""
+    with open(path, "rb") as f:
+        head = f.read(len(_BOM) + _SAMPLE + 1)
+    bom = len(_BOM) if head.startswith(_BOM) else 0
+    return head, bom, sniff(head[bom:])
 
 
 def check_finite(table: CsvTable, names: list[str]) -> None:

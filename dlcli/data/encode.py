@@ -443,13 +443,3 @@ def stored_problem(prep: dict[str, Any], n_x: int, output: str) -> str | None:
     if (task == "regression") != (output == "linear"):
         return f"a {task} table with a {output} output; allowed: linear for a regression, sigmoid or softmax for classes"
     return None
-
-
-def table_rows(table: CsvTable) -> list[list[str]]:
-    """The table's rows as text, for predict to copy: text cells as read (stripped), numbers
-    in their shortest form ("3" for 3.0), missing cells empty."""
-    cells = [
-        np.where(table.missing[name], "", texts(table.columns[name])).tolist()
-        for name in table.header
-    ]
-    return [list(row) for row in zip(*cells, strict=True)]
