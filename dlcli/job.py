@@ -18,6 +18,7 @@ import numpy as np
 import yaml
 
 from dlcli import runs
+from dlcli.card import write_card
 from dlcli.config import Config, validate
 from dlcli.data.load import Dataset
 from dlcli.data.load import load as load_data
@@ -258,4 +259,5 @@ def run(
         raise _salvage(exc, run_dir, meta) from None
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate)
+    write_card(run_dir, meta["config"], meta["classes"], metrics)
     return run_dir, metrics

@@ -116,12 +116,14 @@ class Model:
         )
 
 
-def load_model(model: Path | None = None, runs_dir: Path = Path("runs")) -> Model:
+def load_model(
+    model: Path | None = None, runs_dir: Path = Path("runs"), key: str = "--model"
+) -> Model:
     """Read a model file and check that it says how to use it (see
-    :func:`dlcli.runs.find_model`)."""
-    path = find_model(model, runs_dir)
-    params, meta = read_params(path, key="--model")
-    where = f"--model {path}"
+    :func:`dlcli.runs.find_model`); ``key`` names it in messages."""
+    path = find_model(model, runs_dir, key)
+    params, meta = read_params(path, key=key)
+    where = f"{key} {path}"
     _check_meta_keys(meta, where)
     hidden, output = meta["hidden_activation"], meta["output_activation"]
     n_x, n_y = params["W1"].shape[1], params[f"W{network.n_layers(params)}"].shape[0]

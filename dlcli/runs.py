@@ -409,9 +409,10 @@ def finish_run(
 NO_MODEL = "no model: train one with dlcli train CONFIG or pass --model"
 
 
-def find_model(model: Path | None, runs_dir: Path = Path("runs")) -> Path:
+def find_model(model: Path | None, runs_dir: Path = Path("runs"), key: str = "--model") -> Path:
     """The params.h5 to use: ``model`` (a file, a run directory, or a folder of runs with a
-    ``latest`` link) or, by default, that of ``<runs_dir>/latest``."""
+    ``latest`` link) or, by default, that of ``<runs_dir>/latest``; ``key`` names it in
+    messages."""
     if model is None:
         latest = latest_run(runs_dir)
         if latest is None:
@@ -424,10 +425,10 @@ def find_model(model: Path | None, runs_dir: Path = Path("runs")) -> Path:
             return candidate
     if (model / CHECKPOINT).is_file():
         raise ModelFileError(
-            f"--model {model}: the run has not finished (a {CHECKPOINT}, no {PARAMS}); "
+            f"{key} {model}: the run has not finished (a {CHECKPOINT}, no {PARAMS}); "
             "finish it with dlcli train CONFIG --out DIR --resume"
         )
     raise ModelFileError(
-        f"--model {model}: holds no {PARAMS}; allowed: a run directory of dlcli train, its "
+        f"{key} {model}: holds no {PARAMS}; allowed: a run directory of dlcli train, its "
         f"{PARAMS}, or a folder with a {LATEST} link to one"
     )

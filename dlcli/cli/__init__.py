@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from dlcli import __version__
-from dlcli.cli import data, evaluate, gradcheck, predict, sweep, train
+from dlcli.cli import data, evaluate, export, gradcheck, predict, sweep, train
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
@@ -61,7 +61,13 @@ def _register(group: typer.Typer, command: Callable[..., None], name: str | None
     group.command(name, help=reflowed(command.__doc__))(command)
 
 
-for _command in (train.train, gradcheck.gradcheck, predict.predict, evaluate.evaluate):
+for _command in (
+    train.train,
+    gradcheck.gradcheck,
+    predict.predict,
+    evaluate.evaluate,
+    export.export,
+):
     _register(app, _command)
 
 data_app = typer.Typer(
