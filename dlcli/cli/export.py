@@ -61,7 +61,8 @@ def export(
     "features" (N, k) and each word column as a string input (N, 1). It outputs
     "probabilities" (N, 1) for sigmoid or (N, K) for softmax and "label" (N,), or
     "prediction" for a linear output, in the target's units. The class names, the config
-    and the dlcli version are in the file's metadata. Needs: pip install "dlcli[onnx]".
+    and the dlcli version are in the file's metadata. Needs the onnx package (dlcli's "onnx"
+    extra).
 
     --format numpy writes model.npz (plain arrays) and predict.py, about 40 lines of NumPy:
     python predict.py model.npz inputs.npy prints each example's class and probability.
