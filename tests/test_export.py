@@ -252,6 +252,11 @@ def test_bad_cases_leave_nothing(in_tmp: Path) -> None:
     assert Path("taken.onnx").read_text() == "mine"
     assert dlcli("export", "runs/f", "--out", "taken.onnx", "--force")[0] == 0
     assert onnx.load("taken.onnx").graph.input[0].name == "features"
+    code, out, _ = dlcli("export", "--format", "numpy", "--out", "newest")  # runs/latest
+    assert code == 0 and out.startswith(
+        f"exported {in_tmp / 'runs/f/params.h5'} as numpy (float64):"
+    )
+    assert files(Path("newest")) == ["card.md", "model.npz", "predict.py"]
 
 
 def test_without_onnx_installed(in_tmp: Path) -> None:

@@ -33,8 +33,8 @@ def forward(m, X):
 
 
 if __name__ == "__main__":
-    m = np.load(sys.argv[1], allow_pickle=False)
-    ZL, out, classes = forward(m, prepare(m, np.load(sys.argv[2]))), str(m["output"]), m["classes"]
+    m, raw = (np.load(path, allow_pickle=False) for path in sys.argv[1:3])
+    ZL, out, classes = forward(m, prepare(m, raw)), str(m["output"]), m["classes"]
     if out == "linear":  # in the target's units for a table model
         for v in ZL[0] * float(m["target_std"]) + float(m["target_mean"]):
             print(repr(float(v)))
