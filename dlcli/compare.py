@@ -129,7 +129,8 @@ def _expand(path: Path) -> tuple[list[Path], list[str]]:
     if is_run(path):
         return [path], []
     trials = path / TRIALS if (path / TRIALS).is_dir() else path
-    found = sorted(p for p in trials.iterdir() if is_run(p))
+    # Not the ``latest`` link that each finished trial points at itself.
+    found = sorted(p for p in trials.iterdir() if is_run(p) and not p.is_symlink())
     if not found:
         raise DlcliError(
             f"RUN {path}: not a run directory (no {CONFIG}, params.h5 or checkpoint.h5) nor a "
@@ -166,13 +167,15 @@ def find_runs(paths: Sequence[Path]) -> tuple[list[Path], list[str]]:
         found, unfinished = _expand(path)
         runs += found
         skipped += unfinished
-    unique = list({p.resolve(): p for p in reversed(runs)}.values())[::-1]
+    unique: dict[Path, Path] = {}  # each run once (a run and a link to it are one)
+    for path in runs:
+        unique.setdefault(path.resolve(), path)
     if not unique:
         raise DlcliError(
             f"RUN: no finished run in {', '.join(map(str, paths))} (the trials there did not "
             "finish)"
         )
-    return unique, skipped
+    return list(unique.values()), skipped
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
