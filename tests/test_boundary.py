@@ -11,21 +11,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from test_evaluate import dlcli
 
 from dlcli.boundary import BOUNDARY, axes_of, grid_labels
-from dlcli.cli import app
 from dlcli.predict import load_model
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 PNG_SIZE = (600, 500)  # boundary.FIGSIZE (6 x 5 inches) at 100 dpi
-
-
-def dlcli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def train(config: str | Path, out: Path, *overrides: str) -> Path:

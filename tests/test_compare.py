@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import struct
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from test_boundary import dlcli, png_size
 
-from dlcli.cli import app
 from dlcli.compare import differences, flatten, read_costs
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -20,24 +18,11 @@ FLOWER = str(CONFIGS / "flower.yaml")
 PLOT_SIZE = (700, 450)  # 7 x 4.5 inches at 100 dpi
 
 
-def dlcli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
 def train(out: Path, *overrides: str) -> Path:
     sets = [arg for item in ("train.iterations=200", *overrides) for arg in ("--set", item)]
     code, _, err = dlcli("train", FLOWER, *sets, "--quiet", "--out", str(out))
     assert code == 0, err
     return out
-
-
-def png_size(path: Path) -> tuple[int, int]:
-    head = path.read_bytes()[:24]
-    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
-    return struct.unpack(">II", head[16:24])
 
 
 @pytest.fixture(scope="module")
