@@ -162,7 +162,7 @@ def write_boundary(
     ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
     ax.set_xlabel(axes.names[0])
     ax.set_ylabel(axes.names[1])
-    ax.set_title(title)
+    ax.set_title(title, y=1.0)  # a fixed place: an automatic one measures every tick label
     # Fixed margins: tight_layout would draw the figure once more just to measure it.
     fig.subplots_adjust(left=0.11, right=0.97, bottom=0.1, top=0.93)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

@@ -37,7 +37,7 @@ def compare(
         typer.Argument(
             help="Finished run directories (made by dlcli train), or sweep folders (made by "
             "dlcli sweep; each stands for its trials).",
-            metavar="RUN...",
+            metavar="RUN",
             show_default=False,
         ),
     ] = None,
@@ -52,7 +52,8 @@ def compare(
         typer.Option(
             "--json",
             help='Print only JSON on stdout: {"runs": [{"run": ..., "metrics": {...}}], '
-            '"differences": {"key": [value in each run, ...]}, "plot": ..., "skipped": [...]}.',
+            '"differences": {"train.learning_rate": [1.2, 0.5]} (each config key that differs, '
+            'its value in each run), "plot": ..., "skipped": [...]}.',
         ),
     ] = False,
 ) -> None:
