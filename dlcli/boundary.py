@@ -131,6 +131,7 @@ def write_boundary(
     title : the figure's title
     threshold : a sigmoid output's threshold (see :func:`grid_labels`)
     """
+    from matplotlib import colormaps
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
@@ -139,8 +140,6 @@ def write_boundary(
     K = len(model.classes)
     shown = np.unique(np.linspace(0, X.shape[1] - 1, min(X.shape[1], MAX_POINTS)).astype(int))
     U = axes.from_inputs(X[:, shown])  # (2, shown), in the axes' units
-    from matplotlib import colormaps
-
     # The course's Spectral colours, one per class, the same for the regions and the points.
     colours = ListedColormap(colormaps["Spectral"](np.linspace(0, 1, K)))
     fig = Figure(figsize=FIGSIZE, dpi=DPI)
