@@ -18,6 +18,7 @@ import numpy as np
 import yaml
 
 from dlcli import runs
+from dlcli.boundary import write_run_boundary
 from dlcli.card import write_card
 from dlcli.config import Config, validate
 from dlcli.data.load import Dataset
@@ -260,4 +261,5 @@ def run(
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate)
     write_card(run_dir, meta["config"], meta["classes"], metrics)
+    write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
     return run_dir, metrics

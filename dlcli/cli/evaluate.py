@@ -33,6 +33,16 @@ def evaluate(
             show_default=False,
         ),
     ] = None,
+    boundary: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the decision boundary to this PNG: the predicted class over a grid "
+            "covering the data, the examples drawn on top in their true class's colour. For a "
+            "sigmoid or softmax model of 2 inputs (flower, spiral, a 2-column table).",
+            metavar="FILE.png",
+            show_default=False,
+        ),
+    ] = None,
     json_out: Annotated[
         bool,
         typer.Option(
@@ -61,12 +71,21 @@ def evaluate(
         from dlcli.evaluate import evaluate_default, evaluate_files, mislabeled_grid
 
         loaded, threshold = model_and_threshold(model, threshold)
+        if boundary is not None:
+            from dlcli.boundary import check_boundary
+
+            check_boundary(loaded, boundary)
         if data:
             evaluation = evaluate_files(loaded, data, threshold=threshold)
         else:
             evaluation = evaluate_default(loaded, threshold=threshold)
         if mislabeled is not None:
             mislabeled_grid(evaluation, loaded, mislabeled, threshold)
+        if boundary is not None:
+            from dlcli.boundary import write_boundary
+
+            title = f"Decision boundary: {loaded.path.parent.name}, {evaluation.Y.size} examples"
+            write_boundary(boundary, loaded, evaluation.X, evaluation.Y, title, threshold)
     metrics = evaluation.metrics
     if json_out:
         typer.echo(strict_json(metrics))
@@ -74,3 +93,5 @@ def evaluate(
     from dlcli.cli.render import evaluation_report, show
 
     show(*evaluation_report(metrics, mislabeled))
+    if boundary is not None:
+        typer.echo(f"decision boundary drawn in {boundary}")
