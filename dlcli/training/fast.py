@@ -155,7 +155,7 @@ class FastDirect(Engine):
         for l in range(self.L, 0, -1):
             A_prev = caches[l - 1][0]
             np.dot(dZ, A_prev.T, out=G[f"W{l}"])  # (n[l], n[l-1])
-            np.sum(dZ, axis=1, keepdims=True, out=G[f"b{l}"])  # (n[l], 1)
+            np.add.reduce(dZ, axis=1, keepdims=True, out=G[f"b{l}"])  # np.sum's, (n[l], 1)
             if l > 1:
                 dA_prev = np.dot(W[f"W{l}"].T, dZ, out=work[l - 2]["dA"])  # (n[l-1], m)
                 _, Z_prev, A_prev_act = caches[l - 2]
