@@ -138,3 +138,19 @@ def test_divergence_falls_back_to_the_same_last_finite_parameters() -> None:
     assert str(new).startswith("train.learning_rate: the cost became nan at iteration 5,")
     assert new.last_finite.iterations == 5  # the parameters before the 5th update
     _same(new.last_finite, old.last_finite)
+
+
+def test_an_f_ordered_x_gives_the_same_bytes_without_a_copy() -> None:
+    # Example-major memory (what an (m, n_x) file read gives, transposed) is gathered from
+    # X.T itself; the products read its batches through BLAS's transpose flag.
+    from dlcli.training.batches import Batches
+
+    X, Y = _data("softmax", np.float64)
+    opts = Options(optimizer="adam", batch_size=32, seed=4)
+    batches = Batches(np.asfortranarray(X), Y, opts, np.random.default_rng(0))
+    batches.pick(0)
+    assert batches.rows is not None and np.shares_memory(batches.rows, batches.X)
+    layers = [30, 16, 8, K]
+    init = network.init_params(layers, "he", network.legacy_rng(1))
+    kw = dict(hidden="relu", output="softmax", learning_rate=0.01, iterations=30, options=opts)
+    _same(train(np.asfortranarray(X), Y, init, **kw), train(X, Y, init, **kw))
