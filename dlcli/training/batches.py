@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcli import sysinfo
 from dlcli.model import network
 from dlcli.training.plan import Options
 
@@ -40,6 +41,10 @@ class Batches:
         self.size = self.m if opts.batch_size is None else min(opts.batch_size, self.m)
         self.per_epoch = -(-self.m // self.size)
         self.streamed = not isinstance(X, np.ndarray)
+        # Example-major X (m, n_x) and a buffer per batch size, made at the first shuffled
+        # batch (see _gather); None where the batch comes from X[:, idx].
+        self.rows: np.ndarray | None = None
+        self.buffers: dict[int, np.ndarray] = {}
 
     @property
     def draws(self) -> bool:
@@ -62,8 +67,32 @@ class Batches:
             if k == 0:
                 self.perm = self.rng.permutation(m)
             idx = self.perm[k * size : (k + 1) * size]
-            return epoch, X[:, idx], Y[:, idx]
+            return epoch, self._gather(idx), Y[:, idx]
         return epoch, *((X.columns(0, m), Y) if self.streamed else (X, Y))
+
+    def _gather(self, idx: np.ndarray) -> np.ndarray:
+        """X[:, idx], (n_x, len(idx)), as the transpose of a reused (len(idx), n_x) buffer.
+
+        The columns of a C-order X (n_x, m) lie m apart, so gathering them touches n_x cache
+        lines per example; the rows of an example-major copy are contiguous, which makes
+        the gather several times cheaper than the one transposing copy of X (or none when X
+        is already F-ordered). The products of the transposed view are the same to the bit:
+        BLAS reads it through its transpose flag. Without memory for the copy, or with
+        ``opts.fast`` off, the batch is X[:, idx] as before.
+        """
+        X = self.X
+        if self.rows is None:
+            if X.flags.f_contiguous:
+                self.rows = X.T  # (m, n_x), C-contiguous: no copy
+            elif self.opts.fast and 2 * X.nbytes < sysinfo.available_memory():
+                self.rows = _example_major(X)  # (m, n_x)
+            else:
+                return X[:, idx]
+        buffer = self.buffers.get(idx.size)
+        if buffer is None:
+            buffer = self.buffers[idx.size] = np.empty((idx.size, X.shape[0]), X.dtype)
+        np.take(self.rows, idx, axis=0, out=buffer)  # (size, n_x)
+        return buffer.T  # (n_x, size); overwritten by the next batch of this size
 
     def dropout_masks(self, layers: list[int], m: int) -> dict[int, np.ndarray] | None:
         """Inverted-dropout masks of the hidden layers for a batch of m examples, or None."""
@@ -74,6 +103,16 @@ class Batches:
     def arrays(self) -> dict[str, np.ndarray]:
         """What a checkpoint keeps: the epoch's shuffle, once drawn."""
         return {} if self.perm is None else {"perm": self.perm}
+
+
+def _example_major(X: np.ndarray) -> np.ndarray:
+    """X.T (m, n_x) C-contiguous, copied 512 examples at a time: a block of X's columns
+    and its transpose both stay in cache, which makes the copy about ten times faster
+    than ``np.ascontiguousarray(X.T)`` in one go."""
+    rows = np.empty(X.shape[::-1], X.dtype)
+    for begin in range(0, X.shape[1], 512):
+        rows[begin : begin + 512] = X[:, begin : begin + 512].T
+    return rows
 
 
 def scheduled_lr(learning_rate: float, epoch: int, opts: Options) -> float:

@@ -22,6 +22,7 @@ import numpy as np
 
 from dlcli.errors import ConfigError, DivergedError
 from dlcli.model import network
+from dlcli.training import fast
 from dlcli.training.batches import Batches, scheduled_lr
 from dlcli.training.engines import ENGINES, Engine
 from dlcli.training.measure import cost_and_accuracy, first_non_finite, in_chunks
@@ -259,7 +260,10 @@ def train(
     if start.rng is not None:
         rng.bit_generator.state = start.rng
     clock = Clock(start.seconds)
-    runner = ENGINES[start.engine](X, _engine_arrays(start.arrays), hidden, output, opts)
+    engine_class = ENGINES[start.engine]
+    if start.engine == "direct" and fast.applies(X, opts):  # same numbers, fewer arrays
+        engine_class = fast.FastDirect
+    runner = engine_class(X, _engine_arrays(start.arrays), hidden, output, opts)
     batches = Batches(X, Y, opts, rng, start.arrays.get("perm"))
     stopping = None
     if opts.patience is not None:

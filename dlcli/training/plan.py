@@ -31,6 +31,9 @@ class Options:
     shuffle : "examples" (each epoch a permutation of the m examples) or "blocks" (a
         permutation of the blocks of ``batch_size`` consecutive examples: each batch is one
         block, read contiguously, as streaming from disk needs)
+    fast : in-memory mini-batches without dropout take the direct engine's preallocated
+        path (:mod:`~dlcli.training.fast`), with the same numbers; False runs the course's
+        arrays as written (tests compare the two)
     """
 
     optimizer: str = "gd"
@@ -44,6 +47,7 @@ class Options:
     restore_best: bool = True
     seed: int = 1
     shuffle: str = "examples"
+    fast: bool = True
 
     @property
     def plain(self) -> bool:
