@@ -147,6 +147,7 @@ def _metrics(
         "epochs": result.iterations / -(-m // (options.batch_size or m)),
         "train_seconds": result.train_seconds,
         "checkpoint_seconds": result.checkpoint_seconds,
+        "final_cost_seconds": result.final_cost_seconds,
         "engine": result.engine,
         "optimizer": options.optimizer,
         "train_examples": int(m),

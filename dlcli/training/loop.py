@@ -67,6 +67,8 @@ class _Loop:
     learning_rate: float
     #: The engine state before the last update and its cost: what a divergence falls back to.
     last_good: tuple[dict[str, np.ndarray], float] | None = None
+    #: The training time when the final parameters were formed (before the final cost pass).
+    trained_seconds: float = 0.0
 
     def log_row(
         self, i: int, epoch: int, J: float, validation: tuple[np.ndarray, np.ndarray] | None
@@ -142,6 +144,9 @@ class _Loop:
             params, best_iteration, restored = self.stopping.restore(
                 params, self.log, iterations, last_cost
             )
+        # Training ends here; the cost pass below measures its result, as the metrics
+        # after train() do, and is timed apart (final_cost_seconds).
+        self.trained_seconds = self.clock.elapsed()
         final_accuracy = None
         if self.batches.streamed:  # one pass over the file gives both
             final, final_accuracy, caches = in_chunks(
@@ -298,16 +303,18 @@ def train(
         params, best_iteration, final, final_accuracy = loop.finish(
             X, Y, validation, stopped_at, iterations
         )
+        final_cost_seconds = clock.elapsed() - loop.trained_seconds
         loop.save(stopped_at)
     params64 = {k: v.astype(np.float64) for k, v in params.items()}
     return TrainResult(
         params64,
         loop.log,
         final,
-        clock.elapsed(),
+        loop.trained_seconds,
         start.engine,
         stopped_at,
         best_iteration,
         clock.checkpoint_seconds,
         final_accuracy,
+        final_cost_seconds,
     )

@@ -60,8 +60,10 @@ class TrainResult:
     iterations : the iterations run (fewer than asked when early stopping ended training)
     best_iteration : with early stopping's restore, the iteration whose parameters (before its
         update) were returned, or ``iterations`` for those after the last update
-    train_seconds : wall time of the loop, without the time spent writing checkpoints
+    train_seconds : wall time of the loop up to the final parameters, without the time spent
+        writing checkpoints
     checkpoint_seconds : the time spent writing checkpoints
+    final_cost_seconds : the time of the pass over the training set that finds ``final_cost``
     final_accuracy : with a streamed X, the training accuracy found in the same pass over the
         file as ``final_cost`` (so the caller need not read it again); None otherwise
     """
@@ -75,6 +77,7 @@ class TrainResult:
     best_iteration: int | None = None
     checkpoint_seconds: float = 0.0
     final_accuracy: float | None = None
+    final_cost_seconds: float = 0.0
 
     @property
     def costs(self) -> list[tuple[int, float]]:
