@@ -1,0 +1,119 @@
+"""One iteration of the Gram engine's plain gradient descent, in arrays made once.
+
+The course's models (ReLU hidden layers, a sigmoid output) trained full-batch by plain
+gradient descent run the same forty-odd NumPy calls every iteration on arrays of at most
+(n[1], m). At that size a call's own overhead, the allocation of its result and the Python
+around it cost as much as its arithmetic. :class:`PlainStep` makes every Z, A and dZ of an
+iteration once and has each operation write into its array with ``out=``: the operations of
+:func:`~dlcli.model.network.forward` and :func:`~dlcli.model.network.backward_update`, on the
+same operands in the same order, so every result is theirs to the bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Params = dict[str, np.ndarray]
+Caches = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def runs(hidden: str, output: str, n_layers: int) -> bool:
+    """Whether :class:`PlainStep` computes this network: ReLU hidden layers (or none) and a
+    sigmoid output."""
+    return output == "sigmoid" and (hidden == "relu" or n_layers == 1)
+
+
+class PlainStep:
+    """Forward and backward-with-update of [LINEAR -> RELU] x (L-1) -> LINEAR -> SIGMOID on all
+    m examples, with layer 1's Z1 = C K + Z1_0 (the Gram form, b1 riding in C).
+
+    The arrays of one iteration are overwritten by the next: ``caches`` (built once) always
+    holds the last forward pass's. The parameters :meth:`step` returns are new arrays, so a
+    state taken before a step stays whole (a divergence falls back to it).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_x, m), the A_prev of layer 1 in ``caches``
+    K : ndarray of shape (m, m), X.T X + 1
+    Z1_0 : ndarray of shape (n[1], m), W1_0 X + b1_0
+    layers : [n_x, n[1], ..., n[L]]
+    """
+
+    def __init__(self, X: np.ndarray, K: np.ndarray, Z1_0: np.ndarray, layers: list[int]) -> None:
+        m, dtype, L = X.shape[1], X.dtype, len(layers) - 1
+        self.X, self.K, self.Z1_0, self.L = X, K, Z1_0, L
+        # Index l holds layer l's array; Z[0] and dZ[0] are never used.
+        self.Z = [np.empty((n, m), dtype) for n in layers]
+        self.A = [X] + [np.empty((n, m), dtype) for n in layers[1:]]
+        self.dZ = [np.empty((n, m), dtype) for n in layers]  # lr dZ[l]; first lr dA[l] there
+        self.sign = [np.empty((n, m), dtype) for n in layers]  # relu'(Z[l]) = sign(A[l])
+        self.lr_dW = [np.empty((layers[l], layers[l - 1]), dtype) for l in range(1, L + 1)]
+        self.lr_dW.insert(0, None)
+        self.keys = [(f"W{l}", f"b{l}") for l in range(L + 1)]
+        self.caches: Caches = [(self.A[l - 1], self.Z[l], self.A[l]) for l in range(1, L + 1)]
+
+    def forward(self, C: np.ndarray, params: Params) -> tuple[np.ndarray, Caches]:
+        """network.forward from Z1 = C K + Z1_0, into this object's arrays.
+
+        Parameters
+        ----------
+        C : ndarray of shape (n[1], m)
+        params : dict holding W{l}, b{l} for l = 2..L
+
+        Returns
+        -------
+        AL : ndarray of shape (n[L], m)
+        caches : (A_prev, Z, A) of each layer, as network.forward gives them
+        """
+        Z, A, L = self.Z, self.A, self.L
+        np.dot(C, self.K, out=Z[1])  # (n[1], m)
+        np.add(Z[1], self.Z1_0, out=Z[1])
+        for l in range(1, L):
+            if l > 1:
+                W, b = self.keys[l]
+                np.dot(params[W], A[l - 1], out=Z[l])  # (n[l], m)
+                np.add(Z[l], params[b], out=Z[l])
+            np.maximum(Z[l], 0.0, out=A[l])
+        if L > 1:
+            W, b = self.keys[L]
+            np.dot(params[W], A[L - 1], out=Z[L])
+            np.add(Z[L], params[b], out=Z[L])
+        # sigmoid 1 / (1 + exp(-Z)), one step at a time; exp(-Z) = inf for Z < -709 gives the
+        # limit 0 (the training loop runs with overflow warnings off).
+        AL = A[L]
+        np.negative(Z[L], out=AL)
+        np.exp(AL, out=AL)
+        np.add(AL, 1.0, out=AL)
+        np.divide(1.0, AL, out=AL)
+        return AL, self.caches
+
+    def step(
+        self, AL: np.ndarray, Y: np.ndarray, C: np.ndarray, params: Params, lr: float
+    ) -> Params:
+        """network.backward_update after :meth:`forward`, layer 1 in the Gram form.
+
+        Parameters
+        ----------
+        AL, Y : ndarray of shape (n[L], m)
+        C : ndarray of shape (n[1], m), before the update
+        params : W{l}, b{l} for l = 2..L, before the update (not modified)
+        lr : the learning rate
+
+        Returns
+        -------
+        new : the updated W{l}, b{l} (l = 2..L) and C = C - lr dZ1, all new arrays
+        """
+        A, L, m = self.A, self.L, Y.shape[1]
+        dZ = self.dZ[L]
+        np.subtract(AL, Y, out=dZ)  # dZ[L] = AL - Y for sigmoid with cross-entropy
+        np.multiply(dZ, lr / m, out=dZ)  # lr dZ[L], (n[L], m)
+        new: Params = {}
+        for l in range(L, 1, -1):
+            W, b = self.keys[l]
+            new[W] = params[W] - np.dot(dZ, A[l - 1].T, out=self.lr_dW[l])  # W - lr dW
+            new[b] = params[b] - dZ.sum(axis=1, keepdims=True)  # b - lr db, (n[l], 1)
+            dA_prev = np.dot(params[W].T, dZ, out=self.dZ[l - 1])  # lr dA[l-1], (n[l-1], m)
+            np.sign(A[l - 1], out=self.sign[l - 1])
+            dZ = np.multiply(dA_prev, self.sign[l - 1], out=dA_prev)  # lr dZ[l-1]
+        new["C"] = C - dZ  # (n[1], m)
+        return new
