@@ -41,16 +41,30 @@ class PlainStep:
 
     def __init__(self, X: np.ndarray, K: np.ndarray, Z1_0: np.ndarray, layers: list[int]) -> None:
         m, dtype, L = X.shape[1], X.dtype, len(layers) - 1
-        self.X, self.K, self.Z1_0, self.L = X, K, Z1_0, L
-        # Index l holds layer l's array; Z[0] and dZ[0] are never used.
-        self.Z = [np.empty((n, m), dtype) for n in layers]
-        self.A = [X] + [np.empty((n, m), dtype) for n in layers[1:]]
-        self.dZ = [np.empty((n, m), dtype) for n in layers]  # lr dZ[l]; first lr dA[l] there
-        self.sign = [np.empty((n, m), dtype) for n in layers]  # relu'(Z[l]) = sign(A[l])
-        self.lr_dW = [np.empty((layers[l], layers[l - 1]), dtype) for l in range(1, L + 1)]
-        self.lr_dW.insert(0, None)
-        self.keys = [(f"W{l}", f"b{l}") for l in range(L + 1)]
-        self.caches: Caches = [(self.A[l - 1], self.Z[l], self.A[l]) for l in range(1, L + 1)]
+        self.K, self.Z1_0 = K, Z1_0
+        Z = [np.empty((n, m), dtype) for n in layers]  # Z[l] (n[l], m); Z[0] unused
+        A = [X] + [np.empty((n, m), dtype) for n in layers[1:]]  # A[l] (n[l], m)
+        # lr dA[l] is written into dZ[l], then multiplied there by relu'(Z[l]) = sign(A[l]).
+        dZ = [np.empty((n, m), dtype) for n in layers]
+        sign = [np.empty((n, m), dtype) for n in layers]
+        self.Z1, self.AL, self.dZL = Z[1], A[L], dZ[L]
+        self.caches: Caches = [(A[l - 1], Z[l], A[l]) for l in range(1, L + 1)]
+        # Per hidden layer l: its A[l], then the next layer's W, b and Z.
+        self.hidden = [(A[l], f"W{l + 1}", f"b{l + 1}", Z[l + 1]) for l in range(1, L)]
+        # Per layer l = L..2: W, b, A[l-1] and its .T (a view), the arrays of lr dW, lr dA[l-1]
+        # and sign(A[l-1]).
+        self.layers = [
+            (
+                f"W{l}",
+                f"b{l}",
+                A[l - 1],
+                A[l - 1].T,
+                np.empty((layers[l], layers[l - 1]), dtype),
+                dZ[l - 1],
+                sign[l - 1],
+            )
+            for l in range(L, 1, -1)
+        ]
 
     def forward(self, C: np.ndarray, params: Params) -> tuple[np.ndarray, Caches]:
         """network.forward from Z1 = C K + Z1_0, into this object's arrays.
@@ -65,23 +79,17 @@ class PlainStep:
         AL : ndarray of shape (n[L], m)
         caches : (A_prev, Z, A) of each layer, as network.forward gives them
         """
-        Z, A, L = self.Z, self.A, self.L
-        np.dot(C, self.K, out=Z[1])  # (n[1], m)
-        np.add(Z[1], self.Z1_0, out=Z[1])
-        for l in range(1, L):
-            if l > 1:
-                W, b = self.keys[l]
-                np.dot(params[W], A[l - 1], out=Z[l])  # (n[l], m)
-                np.add(Z[l], params[b], out=Z[l])
-            np.maximum(Z[l], 0.0, out=A[l])
-        if L > 1:
-            W, b = self.keys[L]
-            np.dot(params[W], A[L - 1], out=Z[L])
-            np.add(Z[L], params[b], out=Z[L])
+        Z = self.Z1
+        np.dot(C, self.K, out=Z)  # (n[1], m)
+        np.add(Z, self.Z1_0, out=Z)
+        for A, W, b, Z_next in self.hidden:
+            np.maximum(Z, 0.0, out=A)
+            Z = np.dot(params[W], A, out=Z_next)  # (n[l+1], m)
+            np.add(Z, params[b], out=Z)
         # sigmoid 1 / (1 + exp(-Z)), one step at a time; exp(-Z) = inf for Z < -709 gives the
         # limit 0 (the training loop runs with overflow warnings off).
-        AL = A[L]
-        np.negative(Z[L], out=AL)
+        AL = self.AL
+        np.negative(Z, out=AL)
         np.exp(AL, out=AL)
         np.add(AL, 1.0, out=AL)
         np.divide(1.0, AL, out=AL)
@@ -103,17 +111,16 @@ class PlainStep:
         -------
         new : the updated W{l}, b{l} (l = 2..L) and C = C - lr dZ1, all new arrays
         """
-        A, L, m = self.A, self.L, Y.shape[1]
-        dZ = self.dZ[L]
+        dZ = self.dZL
         np.subtract(AL, Y, out=dZ)  # dZ[L] = AL - Y for sigmoid with cross-entropy
-        np.multiply(dZ, lr / m, out=dZ)  # lr dZ[L], (n[L], m)
+        np.multiply(dZ, lr / Y.shape[1], out=dZ)  # lr dZ[L], (n[L], m)
         new: Params = {}
-        for l in range(L, 1, -1):
-            W, b = self.keys[l]
-            new[W] = params[W] - np.dot(dZ, A[l - 1].T, out=self.lr_dW[l])  # W - lr dW
+        for W, b, A_prev, A_prev_T, lr_dW, dA_prev, sign in self.layers:
+            W_old = params[W]
+            new[W] = W_old - np.dot(dZ, A_prev_T, out=lr_dW)  # W - lr dW, (n[l], n[l-1])
             new[b] = params[b] - dZ.sum(axis=1, keepdims=True)  # b - lr db, (n[l], 1)
-            dA_prev = np.dot(params[W].T, dZ, out=self.dZ[l - 1])  # lr dA[l-1], (n[l-1], m)
-            np.sign(A[l - 1], out=self.sign[l - 1])
-            dZ = np.multiply(dA_prev, self.sign[l - 1], out=dA_prev)  # lr dZ[l-1]
+            np.dot(W_old.T, dZ, out=dA_prev)  # lr dA[l-1], (n[l-1], m)
+            np.sign(A_prev, out=sign)
+            dZ = np.multiply(dA_prev, sign, out=dA_prev)  # lr dZ[l-1]
         new["C"] = C - dZ  # (n[1], m)
         return new
