@@ -156,3 +156,92 @@ def test_auto_steps_aside_when_k_does_not_fit(monkeypatch: pytest.MonkeyPatch) -
         "train.engine: gram cannot run this config: K = X.T X for m = 209 examples and its "
         "companions need 0.4 MiB, more than the 0.3 MiB free; use auto or direct"
     )
+
+
+def _gram_run(monkeypatch, kit: bool, layers, X, Y, **kwargs):
+    """train() on the Gram engine, through gramkit.PlainStep or (kit False) the general path."""
+    from dlcli.model import gramkit
+
+    with monkeypatch.context() as patch:
+        if not kit:
+            patch.setattr(gramkit, "runs", lambda hidden, output, n_layers: False)
+        init = network.init_params(layers, "xavier", network.legacy_rng(3), dtype=X.dtype)
+        return train(X, Y, init, hidden="relu", output="sigmoid", engine="gram", **kwargs)
+
+
+@pytest.mark.parametrize("layers", [[40, 1], [40, 7, 1], [40, 20, 7, 5, 1]])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_plain_step_gives_the_general_gram_path_to_the_bit(monkeypatch, layers, dtype) -> None:
+    rng = np.random.default_rng(len(layers))
+    X = rng.random((40, 31)).astype(dtype)
+    Y = (rng.random((1, 31)) < 0.4).astype(dtype)
+    kwargs = dict(learning_rate=0.5, iterations=300, log_every=1)
+    fast, general = (_gram_run(monkeypatch, kit, layers, X, Y, **kwargs) for kit in (True, False))
+    assert [c for _, c in fast.costs] == [c for _, c in general.costs]
+    assert fast.final_cost == general.final_cost
+    for key, value in general.params.items():
+        assert fast.params[key].tobytes() == value.tobytes(), key
+
+
+def test_plain_step_diverges_as_the_general_gram_path(monkeypatch) -> None:
+    from dlcli.errors import DivergedError
+
+    rng = np.random.default_rng(5)
+    X, Y = rng.random((40, 31)), (rng.random((1, 31)) < 0.4).astype(float)
+    errors = []
+    for kit in (True, False):
+        with pytest.raises(DivergedError) as caught:
+            _gram_run(monkeypatch, kit, [40, 20, 7, 5, 1], X, Y, learning_rate=1e40, iterations=50)
+        errors.append(caught.value)
+    fast, general = errors
+    assert str(fast) == str(general)
+    assert "the cost became nan at iteration 2, first non-finite in layer 2 (Z2)" in str(fast)
+    assert fast.last_finite.costs == general.last_finite.costs
+    for key, value in general.last_finite.params.items():
+        assert fast.last_finite.params[key].tobytes() == value.tobytes(), key
+
+
+def test_plain_step_leaves_the_state_before_a_step_whole() -> None:
+    from dlcli.training.engines import ENGINES
+    from dlcli.training.plan import Options
+
+    rng = np.random.default_rng(6)
+    X, Y = rng.random((40, 31)), (rng.random((1, 31)) < 0.4).astype(float)
+    params = network.init_params([40, 20, 7, 1], "xavier", network.legacy_rng(1))
+    engine = ENGINES["gram"](
+        X, ENGINES["gram"].initial_state(X, params, Options()), "relu", "sigmoid", Options()
+    )
+    assert engine.kit is not None
+    for _ in range(3):  # the kit's arrays are reused from the second step on
+        before = engine.state
+        copies = {k: v.copy() for k, v in before.items()}
+        AL, caches = engine.forward(X, None)
+        engine.step(AL, Y, caches, 0.1, None)
+        assert engine.state is not before
+        for key, value in copies.items():
+            np.testing.assert_array_equal(before[key], value, err_msg=key)
+        assert not np.array_equal(engine.state["C"], before["C"])
+
+
+@pytest.mark.parametrize(
+    ("hidden", "output", "options"),
+    [
+        ("tanh", "sigmoid", {}),
+        ("relu", "linear", {}),
+        ("relu", "sigmoid", {"l2": 0.1}),
+        ("relu", "sigmoid", {"optimizer": "momentum"}),
+    ],
+)
+def test_plain_step_runs_only_relu_sigmoid_plain_gradient_descent(hidden, output, options) -> None:
+    from dlcli.training.engines import ENGINES
+    from dlcli.training.plan import Options
+
+    X = np.random.default_rng(7).random((40, 31))
+    params = network.init_params([40, 7, 1], "xavier", network.legacy_rng(1))
+    opts = Options(**options)
+    state = ENGINES["gram"].initial_state(X, params, opts)
+    assert ENGINES["gram"](X, state, hidden, output, opts).kit is None
+    plain = ENGINES["gram"](
+        X, ENGINES["gram"].initial_state(X, params, Options()), "relu", "sigmoid", Options()
+    )
+    assert plain.kit is not None

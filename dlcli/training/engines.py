@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlcli.model import network
+from dlcli.model import gramkit, network
 from dlcli.model.optimizers import OPTIMIZERS
 from dlcli.training.plan import Options
 
@@ -122,6 +122,11 @@ class _Gram(Engine):
             self.K += 1.0
             self.Z1_0 += state["b1_0"]
         self.W1_0_sq = float(np.sum(np.square(state["W1_0"]))) if opts.l2 else 0.0
+        # The course's models under plain gradient descent: one iteration in arrays made once.
+        self.kit = None
+        layers = self.layers()
+        if opts.plain and self.fold and gramkit.runs(hidden, output, len(layers) - 1):
+            self.kit = gramkit.PlainStep(X, self.K, self.Z1_0, layers)
 
     @staticmethod
     def initial_state(
@@ -144,6 +149,8 @@ class _Gram(Engine):
 
     def forward(self, Xb: np.ndarray, masks: dict | None) -> tuple[np.ndarray, network.Caches]:
         s = self.state
+        if self.kit is not None and not masks:
+            return self.kit.forward(s["C"], s)
         Z1 = np.dot(s["C"], self.K)  # (n[1], m)
         if self.opts.l2:
             self.CK = Z1.copy()  # penalty() reads it
@@ -198,6 +205,9 @@ class _Gram(Engine):
         layer 1 as C - lr dZ1 (b1 rides in C). New arrays and a new state dict: the state
         before the step stays whole for a divergence to fall back to."""
         s = self.state
+        if self.kit is not None and caches is self.kit.caches:
+            self.state = s | self.kit.step(AL, Y, s["C"], s, lr)
+            return
         new = network.backward_update(AL, Y, caches, s, self.hidden, lr, dW1=False, masks=masks)
         dZ1 = new.pop("dZ1")  # lr dZ1, (n[1], m)
         new["C"] = s["C"] - dZ1
