@@ -47,8 +47,14 @@ def config_changes(cfg: Config, run_dir: Path) -> list[str]:
     ]
 
 
-def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tuple[Path, TrainState]:
-    """The run to continue and its last checkpoint; refuses a run made differently."""
+def _resume_point(
+    cfg: Config, name: str, out: Path | None, digest: tuple[int, str], trained: Callable[[], str]
+) -> tuple[Path, TrainState]:
+    """The run to continue and its last checkpoint; refuses a run made differently.
+
+    ``digest`` is (what it is of, the SHA-256) of the data now; a checkpoint whose digest is
+    of X and Y as trained on (written before course files were hashed as stored) is
+    compared with ``trained()``, that digest of the data now."""
     run_dir = out if out is not None else runs.find_run_to_resume(cfg.output.dir, name)
     if not (run_dir / runs.CHECKPOINT).is_file():
         raise ConfigError(f"--resume: {run_dir}: holds no {runs.CHECKPOINT} to resume from")
@@ -60,8 +66,8 @@ def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tupl
             "resume with the same config, or start a new run without --resume"
         )
     runs.remove_partial_files(run_dir)
-    state, saved_digest = runs.read_checkpoint(run_dir)
-    if saved_digest != digest:
+    state, saved_digest, hashed = runs.read_checkpoint(run_dir)
+    if saved_digest != (digest[1] if hashed == digest[0] else trained()):
         raise ConfigError(
             f"--resume: {run_dir} was trained on other data than {cfg.data.train or 'data.generate'} holds now"
         )
@@ -85,18 +91,31 @@ def _new_run(
     return run_dir, params
 
 
-def _training_data(cfg: Config, dataset: Dataset) -> tuple[Any, np.ndarray, str]:
-    """X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the SHA-256 of both that a resume
-    checks. X is a data.CourseStream with ``data.stream: true``."""
+def _training_data(cfg: Config, dataset: Dataset) -> tuple[Any, np.ndarray, tuple[int, str]]:
+    """X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the digest of the data that a resume
+    checks: (``runs.DATA_HASH_STORED``, the SHA-256 of the course file's examples and labels as
+    stored) when the loader made one, else (``runs.DATA_HASH_TRAINED``, :func:`_trained_digest`).
+    X is a data.CourseStream with ``data.stream: true``."""
     dtype = np.dtype(cfg.train.dtype)
     Y = dataset.Y_train.astype(dtype)
     if cfg.data.stream:  # a data.CourseStream: batches come from disk, in dtype
         X = dataset.X_train.astype(dtype)
-        return X, Y, X.digest(Y)
-    X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
+    else:
+        X = np.ascontiguousarray(dataset.X_train, dtype=dtype)  # no copy when loaded in dtype
+    if dataset.digest is not None:
+        return X, Y, (runs.DATA_HASH_STORED, dataset.digest)
+    return X, Y, (runs.DATA_HASH_TRAINED, _trained_digest(X, Y))
+
+
+def _trained_digest(X: Any, Y: np.ndarray) -> str:
+    """SHA-256 of X (n_x, m) and Y (n_y, m) as trained on, in the training dtype (a stream's
+    stored blocks, then Y): what every checkpoint held before course files were hashed as
+    stored, and still holds for other sources."""
+    if not isinstance(X, np.ndarray):  # a data.CourseStream
+        return X.digest(Y)
     sha = hashlib.sha256(memoryview(X).cast("B"))  # no copy of X
     sha.update(np.ascontiguousarray(Y).tobytes())
-    return X, Y, sha.hexdigest()
+    return sha.hexdigest()
 
 
 def _salvage(exc: DivergedError, run_dir: Path, meta: dict[str, Any]) -> DivergedError:
@@ -205,7 +224,7 @@ def run(
     run_dir : the directory written
     metrics : what ``metrics.json`` holds
     """
-    dataset = load_data(cfg.data, cfg.model.output_activation)
+    dataset = load_data(cfg.data, cfg.model.output_activation, np.dtype(cfg.train.dtype))
     X, Y, digest = _training_data(cfg, dataset)
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
@@ -221,7 +240,7 @@ def run(
     )
     params, state = None, None
     if resume:
-        run_dir, state = _resume_point(cfg, name, out, digest)
+        run_dir, state = _resume_point(cfg, name, out, digest, partial(_trained_digest, X, Y))
     else:
         run_dir, params = _new_run(cfg, name, out, dataset, force)
     meta = runs.model_meta(cfg, dataset)
@@ -245,7 +264,9 @@ def run(
             options=options,
             validation=validation,
             callback=callback,
-            checkpoint=partial(runs.write_checkpoint, run_dir, data_digest=digest),
+            checkpoint=partial(
+                runs.write_checkpoint, run_dir, data_digest=digest[1], data_hash=digest[0]
+            ),
             checkpoint_every=cfg.train.checkpoint_every,
             resume=state,
         )

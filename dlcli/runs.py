@@ -37,6 +37,10 @@ FORMAT_VERSION = 1
 LATEST = "latest"
 CONFIG, CHECKPOINT, PARAMS, METRICS = "config.yaml", "checkpoint.h5", "params.h5", "metrics.json"
 COSTS, PLOT = "costs.csv", "cost.png"
+#: What a checkpoint's ``data_sha256`` is of, its ``data_hash`` attribute: 2, a course file's
+#: examples and labels as stored (``data.course.stored_digest``); 1 (and every checkpoint
+#: without the attribute), X and Y as trained on (a stream: its stored blocks, then Y).
+DATA_HASH_STORED, DATA_HASH_TRAINED = 2, 1
 
 
 def write_params(path: Path, params: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -315,9 +319,11 @@ def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1, inputs: str = ""
     return {k: params[k].astype(dtype) for k in want}
 
 
-def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None:
+def write_checkpoint(
+    run_dir: Path, state: TrainState, data_digest: str, data_hash: int = DATA_HASH_TRAINED
+) -> None:
     """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log, the
-    generator's state."""
+    generator's state, and the data's digest with what it is of (``data_hash``)."""
     import h5py
 
     def write(tmp: Path) -> None:
@@ -327,6 +333,7 @@ def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None
             f.attrs["engine"] = state.engine
             f.attrs["seconds"] = state.seconds
             f.attrs["data_sha256"] = data_digest
+            f.attrs["data_hash"] = data_hash
             f.attrs["rng"] = json.dumps(state.rng)
             for key, value in state.arrays.items():
                 f.create_dataset(f"state/{key}", data=value)
@@ -347,8 +354,9 @@ def remove_partial_files(run_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
-    """The state saved by :func:`write_checkpoint` and the digest of the data it trained on."""
+def read_checkpoint(run_dir: Path) -> tuple[TrainState, str, int]:
+    """The state saved by :func:`write_checkpoint`, the digest of the data it trained on and
+    what that digest is of (:data:`DATA_HASH_TRAINED` when the checkpoint does not say)."""
     import h5py
 
     path = run_dir / CHECKPOINT
@@ -372,7 +380,8 @@ def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
                 float(f.attrs["seconds"]),
                 json.loads(f.attrs["rng"]),
             )
-            return state, str(f.attrs["data_sha256"])
+            hashed = int(f.attrs.get("data_hash", DATA_HASH_TRAINED))
+            return state, str(f.attrs["data_sha256"]), hashed
     except (OSError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot be read as a dlcli checkpoint ({exc})") from None
 
