@@ -201,6 +201,7 @@ def run(
     resume: bool = False,
     force: bool = False,
     on_start: Callable[[int], None] | None = None,
+    plot: runs.PlotProcess | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """The whole job: load data, initialise, train, write the run directory.
 
@@ -213,6 +214,8 @@ def run(
     force : replace a run already in the run directory
     on_start : called with the number of iterations once it is known (``train.epochs``
         makes it depend on the data)
+    plot : a child process that draws cost.png (sent the log as soon as training ends),
+        instead of drawing it here
 
     Raises
     ------
@@ -277,6 +280,8 @@ def run(
         if exc.last_finite is None:
             raise
         raise _salvage(exc, run_dir, meta) from None
+    if plot is not None:  # drawn while the metrics are measured and the other files written
+        plot.begin(result.log, cfg.train.learning_rate)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
-    runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate)
+    runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
     return run_dir, metrics

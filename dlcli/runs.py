@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from dlcli import __version__, sysinfo
+from dlcli.costplot import PlotProcess, plot_costs
 from dlcli.errors import ConfigError, DlcliError, ModelFileError
 from dlcli.fileio import atomic_write, write_text
 from dlcli.jsonout import strict_json
@@ -196,26 +197,6 @@ def costs_csv(log: list[dict[str, float]]) -> str:
         for row in log
     ]
     return "\n".join(rows) + "\n"
-
-
-def plot_costs(path: Path, log: list[dict[str, float]], learning_rate: float) -> None:
-    """cost.png: the training cost against the iteration, and the validation cost beside
-    it where there is one; the learning rate in the title (Agg, no pyplot state)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), dpi=100)
-    ax = fig.subplots()
-    iterations = [row["iteration"] for row in log]
-    ax.plot(iterations, [row["cost"] for row in log], marker=".", label="training")
-    if log and "validation_cost" in log[0]:
-        ax.plot(iterations, [row["validation_cost"] for row in log], marker=".", label="validation")
-        ax.legend()
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("cost")
-    ax.set_title(f"Learning rate = {learning_rate:g}")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
 
 
 def _free_run_dir(target: Path) -> Path:
@@ -406,11 +387,19 @@ def finish_run(
     result: TrainResult,
     metrics: dict[str, Any],
     learning_rate: float,
+    plot: PlotProcess | None = None,
 ) -> None:
-    """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here."""
+    """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here.
+
+    cost.png is drawn here, or by ``plot`` (a child process sent the log with
+    ``plot.begin``), whose bytes are written in the same place in that order."""
     write_params(run_dir / PARAMS, result.params, meta)
     write_text(run_dir / COSTS, costs_csv(result.log))
-    atomic_write(run_dir / PLOT, lambda tmp: plot_costs(tmp, result.log, learning_rate))
+    if plot is None:
+        atomic_write(run_dir / PLOT, lambda tmp: plot_costs(tmp, result.log, learning_rate))
+    else:
+        png = plot.png()
+        atomic_write(run_dir / PLOT, lambda tmp: tmp.write_bytes(png))
     write_text(run_dir / METRICS, strict_json(metrics, indent=2) + "\n")
     _point_latest(run_dir.parent, run_dir)
 

@@ -85,4 +85,5 @@ _register(app, sweep.sweep)
 
 
 def main() -> None:
+    train.OWN_PROCESS = True  # a process of its own: cost.png drawn by a child (cli/train.py)
     app()

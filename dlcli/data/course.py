@@ -270,7 +270,7 @@ def _columns(
     return _pixel_columns(raw.reshape(b, -1), np.dtype(dtype))
 
 
-#: Examples transposed at a time: (n_x, 256) uint8 stays in the cache while it is divided.
+#: Examples transposed at a time: a (256, n_x) block of uint8 pixels stays in the cache.
 _BLOCK = 256
 
 
@@ -278,17 +278,18 @@ def _pixel_columns(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """uint8 pixels (b, n_x), one example a row, as columns divided by 255, (n_x, b) in
     ``dtype``, C-contiguous.
 
-    One pass into X: a block of examples is transposed while still uint8 (8 times fewer bytes
-    than float64) and divided straight into its columns of X. The division is the course's
-    ``/ 255.0`` in float64, rounded to ``dtype`` after, so X holds the same bits as
-    ``(pixels.T / 255.0).astype(dtype)``.
+    The pixels are transposed while still uint8 (8 times fewer bytes than float64), a block
+    of examples at a time, then divided in one pass into X, which is written front to back
+    (writing fresh memory a column block at a time costs more than the division here). The
+    division is the course's ``/ 255.0`` in float64, rounded to ``dtype`` after, so X holds
+    the bits of ``(pixels.T / 255.0).astype(dtype)``.
     """
     b, n_x = pixels.shape
-    X = np.empty((n_x, b), dtype)  # (n_x, b)
+    columns = np.empty((n_x, b), np.uint8)  # (n_x, b)
     for start in range(0, b, _BLOCK):
-        block = np.ascontiguousarray(pixels[start : start + _BLOCK].T)  # (n_x, <= 256) uint8
-        out = X[:, start : start + _BLOCK]
-        np.divide(block, 255.0, out=out, dtype=np.float64, casting="same_kind")
+        columns[:, start : start + _BLOCK] = pixels[start : start + _BLOCK].T
+    X = np.empty((n_x, b), dtype)  # (n_x, b)
+    np.divide(columns, 255.0, out=X, dtype=np.float64, casting="same_kind")
     return X
 
 
