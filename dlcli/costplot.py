@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -22,6 +23,10 @@ from typing import IO, Any
 _CHILD = (
     "import sys; sys.path.insert(0, {root!r}); from dlcli.costplot import child_main; child_main()"
 )
+
+
+#: The byte the child writes once matplotlib is imported, before the PNG.
+READY = b"r"
 
 
 def plot_costs(path: Path | IO[bytes], log: list[dict[str, float]], learning_rate: float) -> None:
@@ -51,6 +56,8 @@ def plot_costs(path: Path | IO[bytes], log: list[dict[str, float]], learning_rat
 class PlotProcess:
     """A child process that imports matplotlib as soon as it starts and draws cost.png.
 
+    :meth:`wait_ready` waits until its import is done (called before training, which it would
+    otherwise slow down: a 2-thread BLAS call waits for a core the import holds),
     :meth:`begin` sends it the log (it draws while this process writes the other files),
     :meth:`png` waits for the bytes; :meth:`close` ends a child that is not needed after all
     (an error, an interrupted run). The child ignores the terminal's Ctrl-C (its own session)
@@ -68,6 +75,11 @@ class PlotProcess:
         )
         self._thread: threading.Thread | None = None
         self._out: tuple[bytes, bytes] = (b"", b"")
+
+    def wait_ready(self) -> None:
+        """Return once the child has imported matplotlib (it says so with one byte), or has
+        ended (its error is reported by :meth:`png`)."""
+        os.read(self._proc.stdout.fileno(), 1)
 
     def begin(self, log: list[dict[str, Any]], learning_rate: float) -> None:
         """Send the log to draw; the child answers in the background (a thread waits on it)."""
@@ -95,6 +107,7 @@ class PlotProcess:
             raise RuntimeError("PlotProcess.png() called before begin()")
         self._thread.join()
         out, err = self._out
+        out = out.removeprefix(READY)  # when wait_ready was not called
         if self._proc.returncode != 0 or not out:
             raise RuntimeError(
                 f"cost.png: the process drawing it ended with code {self._proc.returncode}: "
@@ -121,6 +134,8 @@ def child_main() -> None:
     Nothing to read (the parent ended without a log) means nothing to draw."""
     from matplotlib.figure import Figure  # noqa: F401
 
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
     request = sys.stdin.buffer.read()
     if not request:
         return

@@ -253,6 +253,8 @@ def run(
         validation = (dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype))
     if on_start is not None:
         on_start(iterations)
+    if plot is not None:  # its import done before training, which it would slow down
+        plot.wait_ready()
     try:
         result = train(
             X,
