@@ -49,8 +49,14 @@ def config_changes(cfg: Config, run_dir: Path) -> list[str]:
     ]
 
 
-def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tuple[Path, TrainState]:
-    """The run to continue and its last checkpoint; refuses a run made differently."""
+def _resume_point(
+    cfg: Config, name: str, out: Path | None, digest: tuple[int, str], trained: Callable[[], str]
+) -> tuple[Path, TrainState]:
+    """The run to continue and its last checkpoint; refuses a run made differently.
+
+    ``digest`` is (what it is of, the SHA-256) of the data now; a checkpoint whose digest is
+    of X and Y as trained on (written before course files were hashed as stored) is
+    compared with ``trained()``, that digest of the data now."""
     run_dir = out if out is not None else runs.find_run_to_resume(cfg.output.dir, name)
     if not (run_dir / runs.CHECKPOINT).is_file():
         raise ConfigError(f"--resume: {run_dir}: holds no {runs.CHECKPOINT} to resume from")
@@ -62,8 +68,8 @@ def _resume_point(cfg: Config, name: str, out: Path | None, digest: str) -> tupl
             "resume with the same config, or start a new run without --resume"
         )
     runs.remove_partial_files(run_dir)
-    state, saved_digest = runs.read_checkpoint(run_dir)
-    if saved_digest != digest:
+    state, saved_digest, hashed = runs.read_checkpoint(run_dir)
+    if saved_digest != (digest[1] if hashed == digest[0] else trained()):
         raise ConfigError(
             f"--resume: {run_dir} was trained on other data than {cfg.data.train or 'data.generate'} holds now"
         )
@@ -87,18 +93,31 @@ def _new_run(
     return run_dir, params
 
 
-def _training_data(cfg: Config, dataset: Dataset) -> tuple[Any, np.ndarray, str]:
-    """X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the SHA-256 of both that a resume
-    checks. X is a data.CourseStream with ``data.stream: true``."""
+def _training_data(cfg: Config, dataset: Dataset) -> tuple[Any, np.ndarray, tuple[int, str]]:
+    """X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the digest of the data that a resume
+    checks: (``runs.DATA_HASH_STORED``, the SHA-256 of the course file's examples and labels as
+    stored) when the loader made one, else (``runs.DATA_HASH_TRAINED``, :func:`_trained_digest`).
+    X is a data.CourseStream with ``data.stream: true``."""
     dtype = np.dtype(cfg.train.dtype)
     Y = dataset.Y_train.astype(dtype)
     if cfg.data.stream:  # a data.CourseStream: batches come from disk, in dtype
         X = dataset.X_train.astype(dtype)
-        return X, Y, X.digest(Y)
-    X = np.ascontiguousarray(dataset.X_train, dtype=dtype)
+    else:
+        X = np.ascontiguousarray(dataset.X_train, dtype=dtype)  # no copy when loaded in dtype
+    if dataset.digest is not None:
+        return X, Y, (runs.DATA_HASH_STORED, dataset.digest)
+    return X, Y, (runs.DATA_HASH_TRAINED, _trained_digest(X, Y))
+
+
+def _trained_digest(X: Any, Y: np.ndarray) -> str:
+    """SHA-256 of X (n_x, m) and Y (n_y, m) as trained on, in the training dtype (a stream's
+    stored blocks, then Y): what every checkpoint held before course files were hashed as
+    stored, and still holds for other sources."""
+    if not isinstance(X, np.ndarray):  # a data.CourseStream
+        return X.digest(Y)
     sha = hashlib.sha256(memoryview(X).cast("B"))  # no copy of X
     sha.update(np.ascontiguousarray(Y).tobytes())
-    return X, Y, sha.hexdigest()
+    return sha.hexdigest()
 
 
 def _salvage(exc: DivergedError, run_dir: Path, meta: dict[str, Any]) -> DivergedError:
@@ -185,6 +204,7 @@ def run(
     resume: bool = False,
     force: bool = False,
     on_start: Callable[[int], None] | None = None,
+    plot: runs.PlotProcess | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """The whole job: load data, initialise, train, write the run directory.
 
@@ -197,6 +217,8 @@ def run(
     force : replace a run already in the run directory
     on_start : called with the number of iterations once it is known (``train.epochs``
         makes it depend on the data)
+    plot : a child process that draws cost.png (sent the log as soon as training ends),
+        instead of drawing it here
 
     Raises
     ------
@@ -208,7 +230,7 @@ def run(
     run_dir : the directory written
     metrics : what ``metrics.json`` holds
     """
-    dataset = load_data(cfg.data, cfg.model.output_activation)
+    dataset = load_data(cfg.data, cfg.model.output_activation, np.dtype(cfg.train.dtype))
     X, Y, digest = _training_data(cfg, dataset)
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
@@ -224,7 +246,7 @@ def run(
     )
     params, state = None, None
     if resume:
-        run_dir, state = _resume_point(cfg, name, out, digest)
+        run_dir, state = _resume_point(cfg, name, out, digest, partial(_trained_digest, X, Y))
     else:
         run_dir, params = _new_run(cfg, name, out, dataset, force)
     meta = runs.model_meta(cfg, dataset)
@@ -234,6 +256,8 @@ def run(
         validation = (dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype))
     if on_start is not None:
         on_start(iterations)
+    if plot is not None:  # its import done before training, which it would slow down
+        plot.wait_ready()
     try:
         result = train(
             X,
@@ -248,7 +272,9 @@ def run(
             options=options,
             validation=validation,
             callback=callback,
-            checkpoint=partial(runs.write_checkpoint, run_dir, data_digest=digest),
+            checkpoint=partial(
+                runs.write_checkpoint, run_dir, data_digest=digest[1], data_hash=digest[0]
+            ),
             checkpoint_every=cfg.train.checkpoint_every,
             resume=state,
         )
@@ -259,8 +285,10 @@ def run(
         if exc.last_finite is None:
             raise
         raise _salvage(exc, run_dir, meta) from None
+    if plot is not None:  # drawn while the metrics are measured and the other files written
+        plot.begin(result.log, cfg.train.learning_rate)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
-    runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate)
+    runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
     write_card(run_dir, meta["config"], meta["classes"], metrics)
     write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
     return run_dir, metrics

@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 
 from dlcli import __version__, sysinfo
+from dlcli.costplot import PlotProcess, plot_costs
 from dlcli.errors import ConfigError, DlcliError, ModelFileError
 from dlcli.fileio import atomic_write, write_text
 from dlcli.jsonout import strict_json
@@ -37,6 +38,10 @@ FORMAT_VERSION = 1
 LATEST = "latest"
 CONFIG, CHECKPOINT, PARAMS, METRICS = "config.yaml", "checkpoint.h5", "params.h5", "metrics.json"
 COSTS, PLOT = "costs.csv", "cost.png"
+#: What a checkpoint's ``data_sha256`` is of, its ``data_hash`` attribute: 2, a course file's
+#: examples and labels as stored (``data.course.stored_digest``); 1 (and every checkpoint
+#: without the attribute), X and Y as trained on (a stream: its stored blocks, then Y).
+DATA_HASH_STORED, DATA_HASH_TRAINED = 2, 1
 
 
 def write_params(path: Path, params: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -194,26 +199,6 @@ def costs_csv(log: list[dict[str, float]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def plot_costs(path: Path, log: list[dict[str, float]], learning_rate: float) -> None:
-    """cost.png: the training cost against the iteration, and the validation cost beside
-    it where there is one; the learning rate in the title (Agg, no pyplot state)."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), dpi=100)
-    ax = fig.subplots()
-    iterations = [row["iteration"] for row in log]
-    ax.plot(iterations, [row["cost"] for row in log], marker=".", label="training")
-    if log and "validation_cost" in log[0]:
-        ax.plot(iterations, [row["validation_cost"] for row in log], marker=".", label="validation")
-        ax.legend()
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("cost")
-    ax.set_title(f"Learning rate = {learning_rate:g}")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, format="png")
-
-
 def _free_run_dir(target: Path) -> Path:
     """``target`` if it holds no run, else the first of target-2, target-3, ... that is free."""
     candidate, n = target, 1
@@ -315,9 +300,11 @@ def initial_params(cfg: Config, n_x: int, m: int, n_y: int = 1, inputs: str = ""
     return {k: params[k].astype(dtype) for k in want}
 
 
-def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None:
+def write_checkpoint(
+    run_dir: Path, state: TrainState, data_digest: str, data_hash: int = DATA_HASH_TRAINED
+) -> None:
     """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log, the
-    generator's state."""
+    generator's state, and the data's digest with what it is of (``data_hash``)."""
     import h5py
 
     def write(tmp: Path) -> None:
@@ -327,6 +314,7 @@ def write_checkpoint(run_dir: Path, state: TrainState, data_digest: str) -> None
             f.attrs["engine"] = state.engine
             f.attrs["seconds"] = state.seconds
             f.attrs["data_sha256"] = data_digest
+            f.attrs["data_hash"] = data_hash
             f.attrs["rng"] = json.dumps(state.rng)
             for key, value in state.arrays.items():
                 f.create_dataset(f"state/{key}", data=value)
@@ -347,8 +335,9 @@ def remove_partial_files(run_dir: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
-    """The state saved by :func:`write_checkpoint` and the digest of the data it trained on."""
+def read_checkpoint(run_dir: Path) -> tuple[TrainState, str, int]:
+    """The state saved by :func:`write_checkpoint`, the digest of the data it trained on and
+    what that digest is of (:data:`DATA_HASH_TRAINED` when the checkpoint does not say)."""
     import h5py
 
     path = run_dir / CHECKPOINT
@@ -372,7 +361,8 @@ def read_checkpoint(run_dir: Path) -> tuple[TrainState, str]:
                 float(f.attrs["seconds"]),
                 json.loads(f.attrs["rng"]),
             )
-            return state, str(f.attrs["data_sha256"])
+            hashed = int(f.attrs.get("data_hash", DATA_HASH_TRAINED))
+            return state, str(f.attrs["data_sha256"]), hashed
     except (OSError, KeyError, ValueError) as exc:
         raise ModelFileError(f"{path}: cannot be read as a dlcli checkpoint ({exc})") from None
 
@@ -397,11 +387,19 @@ def finish_run(
     result: TrainResult,
     metrics: dict[str, Any],
     learning_rate: float,
+    plot: PlotProcess | None = None,
 ) -> None:
-    """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here."""
+    """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here.
+
+    cost.png is drawn here, or by ``plot`` (a child process sent the log with
+    ``plot.begin``), whose bytes are written in the same place in that order."""
     write_params(run_dir / PARAMS, result.params, meta)
     write_text(run_dir / COSTS, costs_csv(result.log))
-    atomic_write(run_dir / PLOT, lambda tmp: plot_costs(tmp, result.log, learning_rate))
+    if plot is None:
+        atomic_write(run_dir / PLOT, lambda tmp: plot_costs(tmp, result.log, learning_rate))
+    else:
+        png = plot.png()
+        atomic_write(run_dir / PLOT, lambda tmp: tmp.write_bytes(png))
     write_text(run_dir / METRICS, strict_json(metrics, indent=2) + "\n")
     _point_latest(run_dir.parent, run_dir)
 

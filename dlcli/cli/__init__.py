@@ -92,4 +92,5 @@ _register(app, compare.compare)
 
 
 def main() -> None:
+    train.OWN_PROCESS = True  # a process of its own: cost.png drawn by a child (cli/train.py)
     app()

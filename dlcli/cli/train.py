@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,12 @@ from dlcli.jsonout import strict_json
 
 if TYPE_CHECKING:
     from dlcli.config import Config
+    from dlcli.costplot import PlotProcess
+
+#: Whether this process is dlcli's own (set by ``dlcli.cli.main``): only there does a child
+#: process drawing cost.png save time, since matplotlib would be imported for the one plot.
+#: Under CliRunner (tests, a program calling the app) it is drawn in the process.
+OWN_PROCESS = False
 
 
 def train(
@@ -58,6 +65,26 @@ def train(
     cost.png; <output.dir>/latest points at the newest finished run. Ctrl-C or SIGTERM saves a
     checkpoint and exits 130 / 143; --resume continues from it.
     """
+    from dlcli.costplot import PlotProcess
+
+    # Started first, so the child imports matplotlib while this process imports the rest,
+    # loads the data and trains.
+    with PlotProcess() if OWN_PROCESS and not dry_run else nullcontext() as plot:
+        _train(config, set_, out, resume, force, quiet, json_out, dry_run, plot)
+
+
+def _train(
+    config: Path,
+    set_: list[str] | None,
+    out: Path | None,
+    resume: bool,
+    force: bool,
+    quiet: bool,
+    json_out: bool,
+    dry_run: bool,
+    plot: PlotProcess | None,
+) -> None:
+    """The train command's work, with ``plot`` the child drawing cost.png, if any."""
     from dlcli.cli.progress import StopOnSignal, TrainProgress
     from dlcli.job import run
     from dlcli.training.state import StopTraining
@@ -86,6 +113,7 @@ def train(
                     resume=resume,
                     force=force,
                     on_start=progress.start,
+                    plot=plot,
                 )
         except StopTraining as stopped:
             again = f"dlcli train {config} --out {stopped.run_dir} --resume"

@@ -55,6 +55,7 @@ class CourseFile:
     example_shape : the shape of one raw example, e.g. (64, 64, 3), or (n,) for features
     preprocessing : how raw examples became columns of X, as stored with a model
     named_classes : whether the file holds ``list_classes``
+    digest : SHA-256 of the stored examples and labels (:func:`stored_digest`), when asked
     """
 
     X: np.ndarray
@@ -63,6 +64,7 @@ class CourseFile:
     example_shape: tuple[int, ...]
     preprocessing: dict[str, Any]
     named_classes: bool
+    digest: str | None = None
 
 
 def read_course_h5(
@@ -88,7 +90,12 @@ def _classes_hint(output: str, count: int) -> str:
 
 
 def read_course_file(
-    path: Path, key: str = "data.train", output: str = "sigmoid", stream: bool = False
+    path: Path,
+    key: str = "data.train",
+    output: str = "sigmoid",
+    stream: bool = False,
+    dtype: Any = np.float64,
+    digest: bool = False,
 ) -> CourseFile:
     """Read a course-layout HDF5 file.
 
@@ -101,25 +108,48 @@ def read_course_file(
     With ``stream`` the header and labels are checked and read but not the examples: ``X`` is
     a :class:`CourseStream` that reads blocks of columns from disk when asked, so the file
     need not fit in memory.
+
+    ``dtype`` is the dtype of X (pixels are divided by 255 in float64 and then rounded to it,
+    so a float32 X equals the float64 one cast); with ``digest`` the result carries
+    :func:`stored_digest` of the examples and labels as stored (not for a stream).
     """
     where = f"{key}: {path}"
     with _open_h5(path, key) as f:
         x_name, x_ds, y_ds = _example_datasets(f, where)
-        features = _check_examples(x_ds, y_ds, where, stream)
+        features = _check_examples(x_ds, y_ds, where, stream, np.dtype(dtype).itemsize)
         names = _class_names(f, where, output)
         m = x_ds.shape[0]
         example_shape = tuple(int(s) for s in x_ds.shape[1:])
         X_raw = None if stream else _read(x_ds, where)
-        labels = np.asarray(_read(y_ds, where)).reshape(1, m)
+        stored_labels = np.asarray(_read(y_ds, where))
+    labels = stored_labels.reshape(1, m)
     classes = ("0", "1") if names is None else names
     _check_labels(labels, classes, where, output)
+    sha = None
     if stream:
         n_x = int(np.prod(example_shape, dtype=np.int64))
         X = CourseStream(path, x_name, (n_x, m), features, where)
     else:
-        X = _columns(X_raw, features, where, x_name)
+        X = _columns(X_raw, features, where, x_name, dtype=dtype)
+        sha = stored_digest(X_raw, stored_labels) if digest else None
     prep = _preprocessing(features, example_shape)
-    return CourseFile(X, labels.astype(np.float64), classes, example_shape, prep, names is not None)
+    return CourseFile(
+        X, labels.astype(np.float64), classes, example_shape, prep, names is not None, sha
+    )
+
+
+def stored_digest(examples: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 of a course file's examples and labels as stored: each array's dtype and
+    shape, then its bytes (for pixels, 8 times fewer bytes than float64 X).
+
+    examples : ndarray of shape (m, ...), the stored ``<prefix>_x``
+    labels : ndarray of shape (m,) or (1, m), the stored ``<prefix>_y``
+    """
+    sha = hashlib.sha256()
+    for stored in (examples, labels):
+        sha.update(f"{stored.dtype.str}{stored.shape};".encode())
+        sha.update(memoryview(np.ascontiguousarray(stored)).cast("B"))  # no copy when stored
+    return sha.hexdigest()
 
 
 def _example_datasets(f: Any, where: str) -> tuple[str, Any, Any]:
@@ -136,9 +166,10 @@ def _example_datasets(f: Any, where: str) -> tuple[str, Any, Any]:
     return xs[0], f[xs[0]], f[f"{xs[0][:-2]}_y"]
 
 
-def _check_examples(x_ds: Any, y_ds: Any, where: str, stream: bool) -> bool:
-    """Refuse examples and labels of the wrong kind or shape, or too big to load; returns
-    whether the examples are float features (else uint8 pixels)."""
+def _check_examples(x_ds: Any, y_ds: Any, where: str, stream: bool, itemsize: int = 8) -> bool:
+    """Refuse examples and labels of the wrong kind or shape, or too big to load (as X of
+    ``itemsize`` bytes a value); returns whether the examples are float features (else uint8
+    pixels)."""
     import h5py
 
     features = x_ds.dtype.kind == "f" and x_ds.ndim == 2
@@ -151,7 +182,7 @@ def _check_examples(x_ds: Any, y_ds: Any, where: str, stream: bool) -> bool:
         raise DataError(f"{where}: {y_ds.name} must be a dataset of {m} labels, found a group")
     if m == 0:
         raise DataError(f"{where}: {x_ds.name} holds zero examples; training needs at least 1")
-    need = int(np.prod(x_ds.shape, dtype=np.int64)) * 9  # uint8 read + float64 copy
+    need = int(np.prod(x_ds.shape, dtype=np.int64)) * (1 + itemsize)  # uint8 read + X
     free = sysinfo.available_memory()
     if need > free and not stream:
         raise DataError(
@@ -211,12 +242,20 @@ def _preprocessing(features: bool, example_shape: tuple[int, ...]) -> dict[str, 
     return {"kind": "image", "example_shape": list(example_shape), "divide_by": 255.0}
 
 
-def _columns(raw: np.ndarray, features: bool, where: str, name: str, start: int = 0) -> np.ndarray:
-    """Stored examples ``start:start + b`` (b, ...) as float64 columns (n_x, b).
+def _columns(
+    raw: np.ndarray,
+    features: bool,
+    where: str,
+    name: str,
+    start: int = 0,
+    dtype: Any = np.float64,
+) -> np.ndarray:
+    """Stored examples ``start:start + b`` (b, ...) as float64 columns (n_x, b), or
+    C-contiguous ``dtype`` pixels.
 
     Float features are taken as they are and must be finite. Pixels are flattened as the
     course does, ``reshape(b, -1).T``, which keeps each picture's (h, w, c) order in a column,
-    and divided by 255.
+    and divided by 255 (:func:`_pixel_columns`).
     """
     b = raw.shape[0]
     if features:
@@ -228,9 +267,30 @@ def _columns(raw: np.ndarray, features: bool, where: str, name: str, start: int 
                 f"{start + int(bad_at[0])}; all must be finite"
             )
         return X
-    # Transposed while still uint8 (8 times fewer bytes to move), so the float64 X is
-    # C-contiguous and made only once.
-    return np.ascontiguousarray(raw.reshape(b, -1).T) / 255.0  # (n_x, b)
+    return _pixel_columns(raw.reshape(b, -1), np.dtype(dtype))
+
+
+#: Examples transposed at a time: a (256, n_x) block of uint8 pixels stays in the cache.
+_BLOCK = 256
+
+
+def _pixel_columns(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """uint8 pixels (b, n_x), one example a row, as columns divided by 255, (n_x, b) in
+    ``dtype``, C-contiguous.
+
+    The pixels are transposed while still uint8 (8 times fewer bytes than float64), a block
+    of examples at a time, then divided in one pass into X, which is written front to back
+    (writing fresh memory a column block at a time costs more than the division here). The
+    division is the course's ``/ 255.0`` in float64, rounded to ``dtype`` after, so X holds
+    the bits of ``(pixels.T / 255.0).astype(dtype)``.
+    """
+    b, n_x = pixels.shape
+    columns = np.empty((n_x, b), np.uint8)  # (n_x, b)
+    for start in range(0, b, _BLOCK):
+        columns[:, start : start + _BLOCK] = pixels[start : start + _BLOCK].T
+    X = np.empty((n_x, b), dtype)  # (n_x, b)
+    np.divide(columns, 255.0, out=X, dtype=np.float64, casting="same_kind")
+    return X
 
 
 class CourseStream:
@@ -291,7 +351,8 @@ class CourseStream:
         -------
         ndarray of shape (n_x, stop - start), C-contiguous, in ``dtype``
         """
-        X = _columns(self.raw(start, stop), self.features, self.where, self.name, start)
+        raw = self.raw(start, stop)
+        X = _columns(raw, self.features, self.where, self.name, start, self.dtype)
         return np.ascontiguousarray(X, dtype=self.dtype)
 
     def blocks(self, size: int) -> list[tuple[int, int]]:

@@ -34,6 +34,8 @@ class Dataset:
     Y_train : ndarray of shape (1, m)
     preprocessing : how raw inputs become columns of X; stored with the model
     dropped_rows : rows of the tables left out for a missing cell (``data.missing: drop``)
+    digest : SHA-256 of the training file's examples and labels as stored (a course HDF5
+        file read whole), else None
     """
 
     X_train: np.ndarray
@@ -46,6 +48,7 @@ class Dataset:
     X_val: np.ndarray | None = None
     Y_val: np.ndarray | None = None
     dropped_rows: int = 0  # rows of a table left out by data.missing: drop
+    digest: str | None = None
 
     @property
     def n_x(self) -> int:
@@ -63,12 +66,15 @@ def _kind_name(preprocessing: dict[str, Any]) -> str:
     return "uint8 pixels" if preprocessing["kind"] == "image" else "float features"
 
 
-def _read_source(path: Path, key: str, output: str, stream: bool = False) -> CourseFile | CsvTable:
-    """One file: a course HDF5 file, or a CSV table (typed columns; the caller picks and
-    encodes them)."""
+def _read_source(
+    path: Path, key: str, output: str, stream: bool = False, dtype: Any = np.float64
+) -> CourseFile | CsvTable:
+    """One file: a course HDF5 file (the training file's X in ``dtype``, with the digest of
+    what it stores), or a CSV table (typed columns; the caller picks and encodes them)."""
     if path.suffix.lower() == ".csv":
         return read_csv(path, key)
-    return read_course_file(path, key, output, stream)
+    train = key == "data.train"
+    return read_course_file(path, key, output, stream, dtype if train else np.float64, train)
 
 
 def _generated(gen: Any) -> CourseFile | CsvTable:
@@ -104,7 +110,7 @@ def _generated_table(gen: Any) -> CsvTable:
     return CsvTable(Path(where), "data.generate", list(columns), lines, columns, missing)
 
 
-def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
+def load(data_cfg: Any, output: str = "sigmoid", dtype: Any = np.float64) -> Dataset:
     """Load the data a config's ``data`` section names, split and prepared for training.
 
     Course HDF5 files or a built-in set give X directly; CSV tables and the housing set give
@@ -112,13 +118,16 @@ def load(data_cfg: Any, output: str = "sigmoid") -> Dataset:
     standard deviation (the target too), as the stored preprocessing records. Then
     ``data.test_fraction`` and ``data.validation_fraction`` split seeded parts off, and labels
     become one-hot columns for a softmax output.
+
+    A course file's training pixels become X in ``dtype`` (``train.dtype``) straight away, so
+    the parts split off it are in ``dtype`` too; every other X is float64.
     """
     sources: dict[str, str] = {}
     if data_cfg.generate is not None:
         sources["generate"] = data_cfg.generate.name
         train = _generated(data_cfg.generate)
     else:
-        train = _read_source(data_cfg.train, "data.train", output, data_cfg.stream)
+        train = _read_source(data_cfg.train, "data.train", output, data_cfg.stream, dtype)
         sources["train"] = str(data_cfg.train)
     others: dict[str, CourseFile | CsvTable] = {}
     for key in ("test", "validation"):
@@ -177,7 +186,14 @@ def _from_course_files(
 
     test, validation = xy("test"), xy("validation")
     return Dataset(
-        train.X, train.Y, train.classes, train.preprocessing, *test, sources, *validation
+        train.X,
+        train.Y,
+        train.classes,
+        train.preprocessing,
+        *test,
+        sources,
+        *validation,
+        digest=train.digest,
     )
 
 

@@ -1,0 +1,146 @@
+"""cost.png: the cost log drawn with matplotlib, here or in a child process.
+
+Importing matplotlib takes longer than the course's cat model takes to train. A ``dlcli
+train`` process therefore starts a :class:`PlotProcess` first: a child that imports
+matplotlib on the other core while this process loads the data and trains, then draws the
+log it is sent and hands back the PNG bytes, which the run directory's writer saves like any
+other file. Both ways run :func:`plot_costs`, so cost.png is the same picture to the byte.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+#: What the child runs: :func:`child_main`, with the directory holding this package first
+#: on its path, so it imports this very dlcli.
+_CHILD = (
+    "import sys; sys.path.insert(0, {root!r}); from dlcli.costplot import child_main; child_main()"
+)
+
+
+#: The byte the child writes once matplotlib is imported, before the PNG.
+READY = b"r"
+
+
+def plot_costs(path: Path | IO[bytes], log: list[dict[str, float]], learning_rate: float) -> None:
+    """cost.png: the training cost against the iteration, and the validation cost beside
+    it where there is one; the learning rate in the title (Agg, no pyplot state).
+
+    path : a file name, or a binary file object that receives the PNG bytes
+    log : rows with ``iteration``, ``cost`` and maybe ``validation_cost``
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ax = fig.subplots()
+    iterations = [row["iteration"] for row in log]
+    ax.plot(iterations, [row["cost"] for row in log], marker=".", label="training")
+    if log and "validation_cost" in log[0]:
+        ax.plot(iterations, [row["validation_cost"] for row in log], marker=".", label="validation")
+        ax.legend()
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost")
+    ax.set_title(f"Learning rate = {learning_rate:g}")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+
+
+class PlotProcess:
+    """A child process that imports matplotlib as soon as it starts and draws cost.png.
+
+    :meth:`wait_ready` waits until its import is done (called before training, which it would
+    otherwise slow down: a 2-thread BLAS call waits for a core the import holds),
+    :meth:`begin` sends it the log (it draws while this process writes the other files),
+    :meth:`png` waits for the bytes; :meth:`close` ends a child that is not needed after all
+    (an error, an interrupted run). The child ignores the terminal's Ctrl-C (its own session)
+    and ends when this process does (its stdin closes).
+    """
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[1])
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD.format(root=root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        self._thread: threading.Thread | None = None
+        self._out: tuple[bytes, bytes] = (b"", b"")
+
+    def wait_ready(self) -> None:
+        """Return once the child has imported matplotlib (it says so with one byte), or has
+        ended (its error is reported by :meth:`png`)."""
+        os.read(self._proc.stdout.fileno(), 1)
+
+    def begin(self, log: list[dict[str, Any]], learning_rate: float) -> None:
+        """Send the log to draw; the child answers in the background (a thread waits on it)."""
+        rows = [
+            {k: int(v) if k in ("iteration", "epoch") else float(v) for k, v in row.items()}
+            for row in log
+        ]
+        request = json.dumps({"log": rows, "learning_rate": float(learning_rate)}).encode()
+
+        def talk() -> None:
+            self._out = self._proc.communicate(request)
+
+        self._thread = threading.Thread(target=talk, daemon=True)
+        self._thread.start()
+
+    def png(self) -> bytes:
+        """The PNG bytes of cost.png, once the child has drawn them.
+
+        Raises
+        ------
+        RuntimeError
+            The child failed (its error output is in the message): a bug, not a user error.
+        """
+        if self._thread is None:
+            raise RuntimeError("PlotProcess.png() called before begin()")
+        self._thread.join()
+        out, err = self._out
+        out = out.removeprefix(READY)  # when wait_ready was not called
+        if self._proc.returncode != 0 or not out:
+            raise RuntimeError(
+                f"cost.png: the process drawing it ended with code {self._proc.returncode}: "
+                f"{err.decode(errors='replace').strip()}"
+            )
+        return out
+
+    def close(self) -> None:
+        """End the child unless it has been asked to draw."""
+        if self._thread is None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.communicate()
+
+    def __enter__(self) -> PlotProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def child_main() -> None:
+    """The child's work: import matplotlib (the slow part, done while the parent trains),
+    read ``{"log": [...], "learning_rate": lr}`` from stdin, write cost.png's bytes to stdout.
+    Nothing to read (the parent ended without a log) means nothing to draw."""
+    from matplotlib.figure import Figure  # noqa: F401
+
+    sys.stdout.buffer.write(READY)
+    sys.stdout.buffer.flush()
+    request = sys.stdin.buffer.read()
+    if not request:
+        return
+    asked = json.loads(request)
+    buffer = io.BytesIO()
+    plot_costs(buffer, asked["log"], asked["learning_rate"])
+    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.flush()

@@ -1,0 +1,82 @@
+"""A whole run starts fast: nothing heavy imported before a command needs it, and cost.png
+drawn by a child process (the same picture to the byte) that reports its failures."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlcli.cli import app
+from dlcli.costplot import PlotProcess
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("matplotlib", "pyarrow", "PIL", "rich", "pydantic", "numpy", "h5py")
+SMALL = [
+    "--set", "data.generate.examples=200",
+    "--set", "train.iterations=300",
+    "--set", "train.log_every=50",
+    "--quiet",
+]  # fmt: skip
+
+
+def _imported_by(statement: str) -> list[str]:
+    code = f"import sys; {statement}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return ast.literal_eval(done.stdout)
+
+
+def test_the_cli_imports_nothing_heavy() -> None:
+    """`dlcli --help` and every command's parsing need only typer."""
+    assert _imported_by("import dlcli.cli") == []
+
+
+def test_the_training_job_imports_no_plotting_table_or_picture_library() -> None:
+    """matplotlib (cost.png), pyarrow (CSV files) and PIL (pictures) wait until used."""
+    assert _imported_by("import dlcli.job, dlcli.costplot") == ["numpy", "pydantic"]
+
+
+def test_cost_png_from_the_child_is_the_one_drawn_in_process(in_tmp: Path) -> None:
+    """`python -m dlcli train` draws cost.png in a child process; CliRunner in this one."""
+    config = REPO / "configs" / "flower.yaml"
+    child = subprocess.run(
+        [sys.executable, "-m", "dlcli", "train", str(config), *SMALL, "--out", "child"],
+        capture_output=True,
+        text=True,
+    )
+    assert child.returncode == 0, child.stderr
+    here = CliRunner().invoke(app, ["train", str(config), *SMALL, "--out", "here"])
+    assert here.exit_code == 0, here.output
+    png = (in_tmp / "child" / "cost.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png == (in_tmp / "here" / "cost.png").read_bytes()
+    assert sorted(p.name for p in (in_tmp / "child").iterdir()) == [
+        "checkpoint.h5",
+        "config.yaml",
+        "cost.png",
+        "costs.csv",
+        "metrics.json",
+        "params.h5",
+    ]
+
+
+def test_a_failing_plot_process_says_why() -> None:
+    with PlotProcess() as plot:
+        plot.begin([{"iteration": 0, "epoch": 0}], 0.1)  # no "cost" to draw
+        with pytest.raises(RuntimeError) as caught:
+            plot.png()
+    message = str(caught.value)
+    assert message.startswith("cost.png: the process drawing it ended with code 1: Traceback")
+    assert message.endswith("KeyError: 'cost'")
+
+
+def test_a_plot_process_not_needed_is_ended() -> None:
+    with PlotProcess() as plot:
+        child = plot._proc
+    assert child.returncode == -9  # killed, and waited for (no zombie)
