@@ -23,8 +23,9 @@ that rate.
 
 The scaling table trains ``--scaling-epochs`` (default 1) over batch sizes 32 to 4096 (first
 hidden width 128) and first hidden widths 64 to 512 (batch 128), every point for both
-contenders in both dtypes, and draws examples/s in ``speed.png`` in ``--out`` (default: the
-current folder), beside ``minibatch.md``, a copy of the tables. Progress goes to stderr.
+contenders in both dtypes, and draws examples/s in ``speed.png`` in ``--out`` (default
+``dlcli-minibatch`` in the temporary folder), beside ``minibatch.md``, a copy of the tables.
+Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -323,7 +324,10 @@ def machine_lines(args: argparse.Namespace, load_start: float, torch_version: st
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Mini-batches at MNIST size: dlcli train against a PyTorch CPU loop, "
+        "float64 and float32; markdown tables on stdout."
+    )
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default 3)")
     parser.add_argument(
         "--quick",
@@ -331,13 +335,18 @@ def parse() -> argparse.Namespace:
         help=f"smoke run: {QUICK_EXAMPLES} examples, 1 repeat, a smaller GEMM",
     )
     parser.add_argument("--examples", type=int, help="pictures in the file (default 60000)")
-    parser.add_argument("--scaling-epochs", type=int, default=1)
-    parser.add_argument("--scaling-repeats", type=int, default=1)
+    parser.add_argument("--scaling-epochs", type=int, default=1, help="a point (default 1)")
+    parser.add_argument("--scaling-repeats", type=int, default=1, help="a point (default 1)")
     parser.add_argument("--no-scaling", action="store_true", help="the workload tables only")
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()), help="where the data file is"
     )
-    parser.add_argument("--out", type=Path, default=Path("."), help="speed.png, minibatch.md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "dlcli-minibatch",
+        help="where speed.png and minibatch.md (the tables) go",
+    )
     args = parser.parse_args()
     args.examples = args.examples or (QUICK_EXAMPLES if args.quick else 60000)
     args.repeats = 1 if args.quick else max(1, args.repeats)
@@ -356,7 +365,7 @@ def main() -> None:
             out += ["", *scaling_table(results, args.scaling_repeats, args.scaling_epochs)]
             args.out.mkdir(parents=True, exist_ok=True)
             plot(results, args.out / "speed.png", bench.m)
-            out += ["", f"![examples/s against batch size and width]({args.out / 'speed.png'})"]
+            out += ["", "![examples/s against batch size and first hidden width](speed.png)"]
     finally:
         bench.close()
     torch_version = records["PyTorch", DTYPES[0]][0]["torch"]
@@ -365,6 +374,7 @@ def main() -> None:
     text = "\n".join(out)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "minibatch.md").write_text(text + "\n")
+    log(f"wrote {args.out / 'minibatch.md'}" + ("" if args.no_scaling else " and speed.png"))
     print(text)
 
 
