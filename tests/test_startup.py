@@ -57,6 +57,8 @@ def test_cost_png_from_the_child_is_the_one_drawn_in_process(in_tmp: Path) -> No
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert png == (in_tmp / "here" / "cost.png").read_bytes()
     assert sorted(p.name for p in (in_tmp / "child").iterdir()) == [
+        "boundary.png",
+        "card.md",
         "checkpoint.h5",
         "config.yaml",
         "cost.png",
