@@ -102,11 +102,28 @@ def _training_data(cfg: Config, dataset: Dataset) -> tuple[Any, np.ndarray, tupl
     Y = dataset.Y_train.astype(dtype)
     if cfg.data.stream:  # a data.CourseStream: batches come from disk, in dtype
         X = dataset.X_train.astype(dtype)
+    elif (
+        dataset.digest is not None
+        and _example_major(cfg)
+        and cfg.train.batch_size < dataset.X_train.shape[1]
+    ):  # read for mini-batches
+        X = np.asfortranarray(dataset.X_train, dtype=dtype)  # no copy when read so
     else:
         X = np.ascontiguousarray(dataset.X_train, dtype=dtype)  # no copy when loaded in dtype
     if dataset.digest is not None:
         return X, Y, (runs.DATA_HASH_STORED, dataset.digest)
     return X, Y, (runs.DATA_HASH_TRAINED, _trained_digest(X, Y))
+
+
+def _example_major(cfg: Config) -> bool:
+    """Whether a course file is read example-major for training: mini-batches drawn by the
+    direct engine's fast path (in memory, no dropout), whose batches are rows of X.T."""
+    return (
+        cfg.train.batch_size is not None
+        and not cfg.data.stream
+        and cfg.train.engine != "gram"
+        and not any(keep < 1.0 for keep in options_from(cfg).keep_prob)
+    )
 
 
 def _trained_digest(X: Any, Y: np.ndarray) -> str:
@@ -230,7 +247,10 @@ def run(
     run_dir : the directory written
     metrics : what ``metrics.json`` holds
     """
-    dataset = load_data(cfg.data, cfg.model.output_activation, np.dtype(cfg.train.dtype))
+    batch_size = cfg.train.batch_size if _example_major(cfg) else None
+    dataset = load_data(
+        cfg.data, cfg.model.output_activation, np.dtype(cfg.train.dtype), batch_size
+    )
     X, Y, digest = _training_data(cfg, dataset)
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])

@@ -96,6 +96,7 @@ def read_course_file(
     stream: bool = False,
     dtype: Any = np.float64,
     digest: bool = False,
+    batch_size: int | None = None,
 ) -> CourseFile:
     """Read a course-layout HDF5 file.
 
@@ -111,7 +112,10 @@ def read_course_file(
 
     ``dtype`` is the dtype of X (pixels are divided by 255 in float64 and then rounded to it,
     so a float32 X equals the float64 one cast); with ``digest`` the result carries
-    :func:`stored_digest` of the examples and labels as stored (not for a stream).
+    :func:`stored_digest` of the examples and labels as stored (not for a stream). With a
+    ``batch_size`` smaller than m (training will draw mini-batches of its examples), X is laid
+    out example-major (F order: each example's column contiguous), which is how batches are
+    gathered fastest; the values are the same.
     """
     where = f"{key}: {path}"
     with _open_h5(path, key) as f:
@@ -130,7 +134,8 @@ def read_course_file(
         n_x = int(np.prod(example_shape, dtype=np.int64))
         X = CourseStream(path, x_name, (n_x, m), features, where)
     else:
-        X = _columns(X_raw, features, where, x_name, dtype=dtype)
+        rows = batch_size is not None and batch_size < m
+        X = _columns(X_raw, features, where, x_name, dtype=dtype, example_major=rows)
         sha = stored_digest(X_raw, stored_labels) if digest else None
     prep = _preprocessing(features, example_shape)
     return CourseFile(
@@ -249,6 +254,7 @@ def _columns(
     name: str,
     start: int = 0,
     dtype: Any = np.float64,
+    example_major: bool = False,
 ) -> np.ndarray:
     """Stored examples ``start:start + b`` (b, ...) as float64 columns (n_x, b), or
     C-contiguous ``dtype`` pixels.
@@ -267,7 +273,12 @@ def _columns(
                 f"{start + int(bad_at[0])}; all must be finite"
             )
         return X
-    return _pixel_columns(raw.reshape(b, -1), np.dtype(dtype))
+    pixels = raw.reshape(b, -1)  # (b, n_x)
+    if example_major:  # X.T is the pixels divided in place of them: no transpose at all
+        rows = np.empty(pixels.shape, np.dtype(dtype))  # (b, n_x)
+        np.divide(pixels, 255.0, out=rows, dtype=np.float64, casting="same_kind")
+        return rows.T  # (n_x, b), F order
+    return _pixel_columns(pixels, np.dtype(dtype))
 
 
 #: Examples transposed at a time: a (256, n_x) block of uint8 pixels stays in the cache.

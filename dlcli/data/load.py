@@ -67,14 +67,21 @@ def _kind_name(preprocessing: dict[str, Any]) -> str:
 
 
 def _read_source(
-    path: Path, key: str, output: str, stream: bool = False, dtype: Any = np.float64
+    path: Path,
+    key: str,
+    output: str,
+    stream: bool = False,
+    dtype: Any = np.float64,
+    batch_size: int | None = None,
 ) -> CourseFile | CsvTable:
     """One file: a course HDF5 file (the training file's X in ``dtype``, with the digest of
-    what it stores), or a CSV table (typed columns; the caller picks and encodes them)."""
+    what it stores, example-major when ``batch_size`` makes mini-batches of it), or a CSV
+    table (typed columns; the caller picks and encodes them)."""
     if path.suffix.lower() == ".csv":
         return read_csv(path, key)
-    train = key == "data.train"
-    return read_course_file(path, key, output, stream, dtype if train else np.float64, train)
+    if key != "data.train":
+        return read_course_file(path, key, output, stream)
+    return read_course_file(path, key, output, stream, dtype, True, batch_size)
 
 
 def _generated(gen: Any) -> CourseFile | CsvTable:
@@ -110,7 +117,9 @@ def _generated_table(gen: Any) -> CsvTable:
     return CsvTable(Path(where), "data.generate", list(columns), lines, columns, missing)
 
 
-def load(data_cfg: Any, output: str = "sigmoid", dtype: Any = np.float64) -> Dataset:
+def load(
+    data_cfg: Any, output: str = "sigmoid", dtype: Any = np.float64, batch_size: int | None = None
+) -> Dataset:
     """Load the data a config's ``data`` section names, split and prepared for training.
 
     Course HDF5 files or a built-in set give X directly; CSV tables and the housing set give
@@ -120,14 +129,17 @@ def load(data_cfg: Any, output: str = "sigmoid", dtype: Any = np.float64) -> Dat
     become one-hot columns for a softmax output.
 
     A course file's training pixels become X in ``dtype`` (``train.dtype``) straight away, so
-    the parts split off it are in ``dtype`` too; every other X is float64.
+    the parts split off it are in ``dtype`` too; every other X is float64. ``batch_size``:
+    the mini-batches training draws from it, if any (see :func:`read_course_file`).
     """
     sources: dict[str, str] = {}
     if data_cfg.generate is not None:
         sources["generate"] = data_cfg.generate.name
         train = _generated(data_cfg.generate)
     else:
-        train = _read_source(data_cfg.train, "data.train", output, data_cfg.stream, dtype)
+        train = _read_source(
+            data_cfg.train, "data.train", output, data_cfg.stream, dtype, batch_size
+        )
         sources["train"] = str(data_cfg.train)
     others: dict[str, CourseFile | CsvTable] = {}
     for key in ("test", "validation"):
