@@ -202,8 +202,8 @@ def _metrics(
     for split, (X_s, Y_s) in splits.items():
         if X_s is None:
             continue
-        if split == "train" and cfg.data.stream:  # config: streaming is for classifiers only
-            # Found in train()'s final pass over the file, with the final cost.
+        if split == "train" and result.final_accuracy is not None:
+            # Found in train()'s final pass over X (or the streamed file), with the final cost.
             metrics["train_accuracy"] = result.final_accuracy
         else:
             metrics |= _split_metrics(cfg, dataset, split, X_s, Y_s, result.params)

@@ -25,7 +25,12 @@ from dlcli.model import network
 from dlcli.training import fast
 from dlcli.training.batches import Batches, scheduled_lr
 from dlcli.training.engines import ENGINES, Engine
-from dlcli.training.measure import cost_and_accuracy, first_non_finite, in_chunks
+from dlcli.training.measure import (
+    cost_and_accuracy,
+    first_non_finite,
+    in_chunks,
+    label_accuracy,
+)
 from dlcli.training.plan import Options, resolve_engine
 from dlcli.training.state import Callback, StopTraining, TrainResult, TrainState
 from dlcli.training.stopping import EarlyStopping
@@ -134,7 +139,7 @@ class _Loop:
     ) -> tuple[network.Params, int | None, float, float | None]:
         """The parameters training returns (early stopping's best, or the last), the
         iteration they are from (None without restore), their cost on all of X (L2
-        included) and, with a streamed X, their accuracy from the same pass."""
+        included) and, for a classifier, their accuracy from the same pass."""
         runner = self.runner
         params, best_iteration, restored = runner.params(runner.state), None, False
         if self.stopping is not None:
@@ -161,6 +166,8 @@ class _Loop:
                 else runner.forward(X, None)
             )
             final = network.cost(caches[-1][1], Y, runner.output)
+            if runner.output != "linear":  # the same pass gives the training accuracy
+                final_accuracy = label_accuracy(caches[-1][2], Y, runner.output)
         if runner.opts.l2:
             final += network.l2_cost(params, runner.opts.l2, X.shape[1])
         if not np.isfinite(final):

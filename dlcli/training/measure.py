@@ -14,7 +14,13 @@ def accuracy(
 ) -> float:
     """Fraction of examples whose predicted label equals Y's: AL > 0.5 for sigmoid, the
     largest probability for softmax (Y one-hot, (K, m))."""
-    predicted = network.predict(X, params, hidden, output)
+    AL, _ = network.forward(X, params, hidden, output)
+    return label_accuracy(AL, Y, output)
+
+
+def label_accuracy(AL: np.ndarray, Y: np.ndarray, output: str) -> float:
+    """:func:`accuracy` from the output AL (n[L], m) a forward pass already made."""
+    predicted = network.labels(AL, output)
     if output == "softmax":
         return float(np.mean(predicted[0] == network.labels(Y, "softmax")[0]))
     return float(np.mean(predicted == Y))

@@ -64,8 +64,9 @@ class TrainResult:
         writing checkpoints
     checkpoint_seconds : the time spent writing checkpoints
     final_cost_seconds : the time of the pass over the training set that finds ``final_cost``
-    final_accuracy : with a streamed X, the training accuracy found in the same pass over the
-        file as ``final_cost`` (so the caller need not read it again); None otherwise
+    final_accuracy : a classifier's training accuracy, found in the same pass over X (or the
+        streamed file) as ``final_cost``, so the caller need not make it again; None for a
+        linear output
     """
 
     params: network.Params
