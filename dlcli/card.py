@@ -92,6 +92,8 @@ def card_text(
         lines.append(f"- classes (label order): {', '.join(classes)}")
     lines += ["", "## How well", "", *_metric_lines(metrics)]
     lines += ["", f"Final cost {metrics['final_cost']:.6f}. The cost curve: [cost.png](cost.png)."]
+    if (run_dir / "boundary.png").is_file():
+        lines.append("The decision boundary: [boundary.png](boundary.png).")
     lines += [
         "",
         "## How long",

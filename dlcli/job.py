@@ -309,6 +309,6 @@ def run(
         plot.begin(result.log, cfg.train.learning_rate)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
-    write_card(run_dir, meta["config"], meta["classes"], metrics)
     write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
+    write_card(run_dir, meta["config"], meta["classes"], metrics)
     return run_dir, metrics

@@ -289,6 +289,7 @@ def test_every_run_has_a_card_that_trains_it_again(in_tmp: Path) -> None:
         "- classes (label order): red, blue",
         f"| train_accuracy | {metrics['train_accuracy'] * 100:.2f} % |",
         "Final cost {:.6f}. The cost curve: [cost.png](cost.png).".format(metrics["final_cost"]),
+        "The decision boundary: [boundary.png](boundary.png).",
         f"dlcli {__version__}. To train it again (the config stored with the run, the same seeds):",
         "dlcli train runs/f/config.yaml --out runs/f-again",
     ]:
@@ -314,3 +315,4 @@ def test_card_names_data_files_with_their_hashes(in_tmp: Path) -> None:
         assert f"- data.{key}: `{CAT / name}` (sha256 {digest})" in card
     assert "- train examples: 209" in card and "- test examples: 50" in card
     assert "- classes (label order): non-cat, cat" in card
+    assert not any("boundary.png" in line for line in card)  # 12288 inputs: no boundary
