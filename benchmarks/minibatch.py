@@ -6,7 +6,8 @@ of the same network and budget, float64 and float32, one command; markdown table
 
 The workload: an MNIST-shaped course-layout file (``mnist_like.py``: ``--examples`` pictures
 28x28x1 uint8, 10 classes; made in ``--dir`` if it is not there yet), layers
-[784, 128, 64, 10] relu/softmax, he init (seed 1), Adam lr 0.001, batches of 128, 2 epochs.
+[784, 128, 64, 10] relu/softmax, he init (seed 1), Adam lr 0.001 (``--optimizer sgd``: plain
+gradient descent, lr 0.1), batches of 128, 2 epochs.
 
 - dlcli: ``dlcli train CONFIG --quiet --set train.dtype=...`` in a subprocess; its
   ``train_seconds`` (metrics.json) and the wall seconds of the whole process.
@@ -68,14 +69,21 @@ def data_file(folder: Path, m: int) -> Path:
     return path
 
 
-def config(folder: Path, data: Path, layers: list[int], batch: int, epochs: int) -> Path:
+#: --optimizer: (dlcli's train.optimizer, the learning rate, the name in the tables).
+OPTIMIZERS = {"adam": ("adam", 0.001, "Adam"), "sgd": ("gd", 0.1, "SGD")}
+
+
+def config(
+    folder: Path, data: Path, layers: list[int], batch: int, epochs: int, optimizer: str = "adam"
+) -> Path:
     """A dlcli config of the workload (dtype left to ``--set``)."""
     path = folder / f"mnist_{'-'.join(map(str, layers))}_b{batch}_e{epochs}.yaml"
+    name, lr, _ = OPTIMIZERS[optimizer]
     path.write_text(
         f"data:\n  train: {data}\n"
         f"model:\n  layers: {layers}\n  hidden_activation: relu\n  output_activation: softmax\n"
         "init:\n  scale: he\n  seed: 1\n"
-        f"train:\n  optimizer: adam\n  learning_rate: 0.001\n  batch_size: {batch}\n"
+        f"train:\n  optimizer: {name}\n  learning_rate: {lr}\n  batch_size: {batch}\n"
         f"  epochs: {epochs}\n  log_every: 100\n"
     )
     return path
@@ -116,8 +124,11 @@ def run_dlcli(cfg: Path, dtype: str, work: Path) -> dict:
     }
 
 
-def run_torch(data: Path, layers: list[int], batch: int, epochs: int, dtype: str) -> dict:
+def run_torch(
+    data: Path, layers: list[int], batch: int, epochs: int, dtype: str, optimizer: str = "adam"
+) -> dict:
     cmd = [sys.executable, str(HERE / "torch_minibatch.py"), str(data), "--dtype", dtype]
+    cmd += ["--optimizer", optimizer, "--lr", str(OPTIMIZERS[optimizer][1])]
     cmd += ["--layers", ",".join(map(str, layers)), "--batch-size", str(batch)]
     process, stdout, rss = wall([*cmd, "--epochs", str(epochs)])
     record = json.loads(stdout)
@@ -157,6 +168,7 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.m = args.examples
+        self.optimizer = args.optimizer
         self.work = Path(tempfile.mkdtemp(prefix="dlcli-minibatch-"))
         self.data = data_file(args.dir, self.m)
         n = 1024 if args.quick else 2048
@@ -166,10 +178,10 @@ class Bench:
     def point(self, who: str, dtype: str, layers: list[int], batch: int, epochs: int) -> dict:
         """One run of one contender; its record with examples/s and the floor fraction."""
         if who == "dlcli":
-            cfg = config(self.work, self.data, layers, batch, epochs)
+            cfg = config(self.work, self.data, layers, batch, epochs, self.optimizer)
             record = run_dlcli(cfg, dtype, self.work)
         else:
-            record = run_torch(self.data, layers, batch, epochs, dtype)
+            record = run_torch(self.data, layers, batch, epochs, dtype, self.optimizer)
         seen = self.m * epochs
         record["examples_per_s"] = seen / record["train"]
         record["floor"] = flops(layers, seen) / (self.rates[dtype] * 1e9) / record["train"]
@@ -203,7 +215,8 @@ def med(records: list[dict], key: str) -> float:
 def workload_tables(records: dict, bench: Bench, repeats: int) -> list[str]:
     total = flops(LAYERS, bench.m * EPOCHS)
     lines = [
-        f"## The workload: {LAYERS} relu/softmax, {bench.m:,} examples, Adam, batch {BATCH}, "
+        f"## The workload: {LAYERS} relu/softmax, {bench.m:,} examples, "
+        f"{OPTIMIZERS[bench.optimizer][2]} (lr {OPTIMIZERS[bench.optimizer][1]}), batch {BATCH}, "
         f"{EPOCHS} epochs",
         "",
         f"{repeats} interleaved repeats, medians. FLOP floor: {total / 1e9:.1f} GFLOP; "
@@ -296,7 +309,7 @@ def scaling_table(results: dict, repeats: int, epochs: int) -> list[str]:
     return lines
 
 
-def plot(results: dict, path: Path, m: int) -> None:
+def plot(results: dict, path: Path, m: int, optimizer: str = "Adam") -> None:
     """examples/s against batch size (left) and first hidden width (right), one line per
     contender and dtype."""
     import matplotlib
@@ -321,7 +334,7 @@ def plot(results: dict, path: Path, m: int) -> None:
     axes[0].set_yscale("log")
     axes[0].set_ylabel("training examples / s")
     axes[0].legend()
-    fig.suptitle(f"[784, h, 64, 10] relu/softmax, Adam, {m:,} MNIST-shaped examples")
+    fig.suptitle(f"[784, h, 64, 10] relu/softmax, {optimizer}, {m:,} MNIST-shaped examples")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -358,6 +371,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--scaling-repeats", type=int, default=1, help="a point (default 1)")
     parser.add_argument("--no-scaling", action="store_true", help="the workload tables only")
     parser.add_argument(
+        "--optimizer",
+        choices=sorted(OPTIMIZERS),
+        default="adam",
+        help="adam (lr 0.001, the issue's workload) or sgd (plain gradient descent, lr 0.1)",
+    )
+    parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()), help="where the data file is"
     )
     parser.add_argument(
@@ -383,7 +402,7 @@ def main() -> None:
             results = run_scaling(bench, args.scaling_repeats, args.scaling_epochs)
             out += ["", *scaling_table(results, args.scaling_repeats, args.scaling_epochs)]
             args.out.mkdir(parents=True, exist_ok=True)
-            plot(results, args.out / "speed.png", bench.m)
+            plot(results, args.out / "speed.png", bench.m, OPTIMIZERS[bench.optimizer][2])
             out += ["", "![examples/s against batch size and first hidden width](speed.png)"]
     finally:
         bench.close()

@@ -53,9 +53,18 @@ def network(layers: list[int], dtype: torch.dtype) -> nn.Sequential:
     return nn.Sequential(*parts[:-1]).to(dtype)  # no ReLU after the output layer: logits
 
 
-def train(model: nn.Sequential, X: torch.Tensor, Y: torch.Tensor, batch: int, epochs: int) -> int:
+def train(
+    model: nn.Sequential,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    batch: int,
+    epochs: int,
+    optimizer_name: str = "adam",
+    lr: float = 0.001,
+) -> int:
     """The timed loop; the number of steps taken."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+    kind = torch.optim.Adam if optimizer_name == "adam" else torch.optim.SGD
+    optimizer = kind(model.parameters(), lr=lr)
     m, steps = X.shape[0], 0
     for _ in range(epochs):
         order = torch.randperm(m)
@@ -77,6 +86,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    parser.add_argument("--lr", type=float, default=0.001)
     args = parser.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
@@ -84,7 +95,7 @@ def main() -> None:
     X, Y = read(args.file, dtype)
     model = network([int(n) for n in args.layers.split(",")], dtype)
     start = time.perf_counter()
-    steps = train(model, X, Y, args.batch_size, args.epochs)
+    steps = train(model, X, Y, args.batch_size, args.epochs, args.optimizer, args.lr)
     seconds = time.perf_counter() - start
     with torch.no_grad():
         logits = model(X)
