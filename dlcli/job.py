@@ -93,26 +93,27 @@ def _new_run(
     return run_dir, params
 
 
-def _training_data(cfg: Config, dataset: Dataset) -> tuple[Any, np.ndarray, tuple[int, str]]:
-    """X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the digest of the data that a resume
-    checks: (``runs.DATA_HASH_STORED``, the SHA-256 of the course file's examples and labels as
-    stored) when the loader made one, else (``runs.DATA_HASH_TRAINED``, :func:`_trained_digest`).
-    X is a data.CourseStream with ``data.stream: true``."""
+def _training_data(cfg: Config) -> tuple[Dataset, Any, np.ndarray, tuple[int, str]]:
+    """The config's data loaded, X (n_x, m) and Y (n_y, m) in ``train.dtype``, and the digest
+    of the data that a resume checks: (``runs.DATA_HASH_STORED``, the SHA-256 of the course
+    file's examples and labels as stored) when the loader made one, else
+    (``runs.DATA_HASH_TRAINED``, :func:`_trained_digest`). X is a data.CourseStream with
+    ``data.stream: true``, and example-major (F order) when a course file is read for the
+    fast path's mini-batches (:func:`_example_major`)."""
+    rows = _example_major(cfg)
     dtype = np.dtype(cfg.train.dtype)
+    batch_size = cfg.train.batch_size if rows else None
+    dataset = load_data(cfg.data, cfg.model.output_activation, dtype, batch_size)
     Y = dataset.Y_train.astype(dtype)
     if cfg.data.stream:  # a data.CourseStream: batches come from disk, in dtype
         X = dataset.X_train.astype(dtype)
-    elif (
-        dataset.digest is not None
-        and _example_major(cfg)
-        and cfg.train.batch_size < dataset.X_train.shape[1]
-    ):  # read for mini-batches
+    elif rows and dataset.digest is not None and batch_size < dataset.X_train.shape[1]:
         X = np.asfortranarray(dataset.X_train, dtype=dtype)  # no copy when read so
     else:
         X = np.ascontiguousarray(dataset.X_train, dtype=dtype)  # no copy when loaded in dtype
     if dataset.digest is not None:
-        return X, Y, (runs.DATA_HASH_STORED, dataset.digest)
-    return X, Y, (runs.DATA_HASH_TRAINED, _trained_digest(X, Y))
+        return dataset, X, Y, (runs.DATA_HASH_STORED, dataset.digest)
+    return dataset, X, Y, (runs.DATA_HASH_TRAINED, _trained_digest(X, Y))
 
 
 def _example_major(cfg: Config) -> bool:
@@ -122,7 +123,7 @@ def _example_major(cfg: Config) -> bool:
         cfg.train.batch_size is not None
         and not cfg.data.stream
         and cfg.train.engine != "gram"
-        and not any(keep < 1.0 for keep in options_from(cfg).keep_prob)
+        and not any(keep < 1.0 for keep in cfg.model.keep_probs())
     )
 
 
@@ -247,11 +248,7 @@ def run(
     run_dir : the directory written
     metrics : what ``metrics.json`` holds
     """
-    batch_size = cfg.train.batch_size if _example_major(cfg) else None
-    dataset = load_data(
-        cfg.data, cfg.model.output_activation, np.dtype(cfg.train.dtype), batch_size
-    )
-    X, Y, digest = _training_data(cfg, dataset)
+    dataset, X, Y, digest = _training_data(cfg)
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
     # Refuses an impossible engine before the run directory exists (train() decides auto).
@@ -308,7 +305,21 @@ def run(
     if plot is not None:  # drawn while the metrics are measured and the other files written
         plot.begin(result.log, cfg.train.learning_rate)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
+    _write_run(run_dir, cfg, dataset, meta, result, metrics, plot)
+    return run_dir, metrics
+
+
+def _write_run(
+    run_dir: Path,
+    cfg: Config,
+    dataset: Dataset,
+    meta: dict[str, Any],
+    result: TrainResult,
+    metrics: dict[str, Any],
+    plot: runs.PlotProcess | None,
+) -> None:
+    """The run directory's files after training: params.h5, costs.csv, cost.png,
+    metrics.json, then boundary.png (a 2-input classifier) and card.md."""
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
     write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
     write_card(run_dir, meta["config"], meta["classes"], metrics)
-    return run_dir, metrics

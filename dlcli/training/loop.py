@@ -218,6 +218,17 @@ def _engine_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in arrays.items() if k != "perm" and not EarlyStopping.owns(k)}
 
 
+def _runner(
+    engine: str, X: Any, arrays: dict[str, np.ndarray], hidden: str, output: str, opts: Options
+) -> Engine:
+    """The engine that runs: ``engine``'s, or the direct engine's fast mini-batch path where
+    it applies (the same numbers, fewer arrays)."""
+    engine_class = ENGINES[engine]
+    if engine == "direct" and fast.applies(X, opts):
+        engine_class = fast.FastDirect
+    return engine_class(X, _engine_arrays(arrays), hidden, output, opts)
+
+
 def train(
     X: np.ndarray,
     Y: np.ndarray,
@@ -272,10 +283,7 @@ def train(
     if start.rng is not None:
         rng.bit_generator.state = start.rng
     clock = Clock(start.seconds)
-    engine_class = ENGINES[start.engine]
-    if start.engine == "direct" and fast.applies(X, opts):  # same numbers, fewer arrays
-        engine_class = fast.FastDirect
-    runner = engine_class(X, _engine_arrays(start.arrays), hidden, output, opts)
+    runner = _runner(start.engine, X, start.arrays, hidden, output, opts)
     batches = Batches(X, Y, opts, rng, start.arrays.get("perm"))
     stopping = None
     if opts.patience is not None:
