@@ -1,4 +1,6 @@
-"""Whole-or-nothing file writes: every file dlcli writes goes through here."""
+"""Whole-or-nothing file writes: every file dlcli writes goes through here, and an OS error
+while writing (disk full, read-only, no permission, ...) becomes a
+:class:`~dlcli.errors.WriteError` naming the file."""
 
 from __future__ import annotations
 
@@ -7,17 +9,26 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from dlcli.errors import writing
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through ``write(tmp_path)`` then fsync and rename, so ``path`` is always whole."""
+    """Write through ``write(tmp_path)`` then fsync and rename, so ``path`` is always whole.
+
+    Raises
+    ------
+    WriteError
+        An OS error on the way; ``path`` is as it was and no temporary file is left.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with writing(path):
+            write(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # not there, or on a read-only file system
             tmp.unlink()
 
 

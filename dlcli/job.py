@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,11 @@ from dlcli.config import Config, validate
 from dlcli.data.load import Dataset
 from dlcli.data.load import load as load_data
 from dlcli.data.tables import unscale_target
-from dlcli.errors import ConfigError, DivergedError
+from dlcli.errors import ConfigError, DivergedError, WriteError
 from dlcli.fileio import write_text
 from dlcli.metrics import regression_metrics
 from dlcli.model import network
+from dlcli.runlock import lock_run
 from dlcli.training.loop import train
 from dlcli.training.measure import accuracy
 from dlcli.training.plan import Options, init_note, iterations_of, options_from, resolve_engine
@@ -50,9 +52,15 @@ def config_changes(cfg: Config, run_dir: Path) -> list[str]:
 
 
 def _resume_point(
-    cfg: Config, name: str, out: Path | None, digest: tuple[int, str], trained: Callable[[], str]
+    cfg: Config,
+    name: str,
+    out: Path | None,
+    digest: tuple[int, str],
+    trained: Callable[[], str],
+    held: ExitStack,
 ) -> tuple[Path, TrainState]:
-    """The run to continue and its last checkpoint; refuses a run made differently.
+    """The run to continue and its last checkpoint; refuses a run made differently, or one
+    another process writes (its lock is taken into ``held``).
 
     ``digest`` is (what it is of, the SHA-256) of the data now; a checkpoint whose digest is
     of X and Y as trained on (written before course files were hashed as stored) is
@@ -60,6 +68,7 @@ def _resume_point(
     run_dir = out if out is not None else runs.find_run_to_resume(cfg.output.dir, name)
     if not (run_dir / runs.CHECKPOINT).is_file():
         raise ConfigError(f"--resume: {run_dir}: holds no {runs.CHECKPOINT} to resume from")
+    held.enter_context(lock_run(run_dir))
 
     changed = config_changes(cfg, run_dir)
     if changed:
@@ -79,16 +88,16 @@ def _resume_point(
 
 
 def _new_run(
-    cfg: Config, name: str, out: Path | None, dataset: Dataset, force: bool
+    cfg: Config, name: str, out: Path | None, dataset: Dataset, force: bool, held: ExitStack
 ) -> tuple[Path, network.Params]:
     """The initial parameters (checked against the data and free memory first) and a new
-    run directory holding the config."""
+    run directory holding the config, locked into ``held``."""
     m, n_y = dataset.X_train.shape[1], dataset.Y_train.shape[0]
     if cfg.data.stream:  # one batch is in memory at a time
         m = min(m, cfg.train.batch_size)
     params = runs.initial_params(cfg, dataset.n_x, m, n_y, dataset.inputs)
     run_dir = runs.create_run_dir(
-        out or cfg.output.dir / name, cfg.to_dict(), force=force, note=init_note(cfg)
+        out or cfg.output.dir / name, cfg.to_dict(), force=force, note=init_note(cfg), held=held
     )
     return run_dir, params
 
@@ -136,6 +145,13 @@ def _trained_digest(X: Any, Y: np.ndarray) -> str:
     sha = hashlib.sha256(memoryview(X).cast("B"))  # no copy of X
     sha.update(np.ascontiguousarray(Y).tobytes())
     return sha.hexdigest()
+
+
+def _name_run_dir(run_dir: Path, kind: type | None, exc: BaseException | None, tb: Any) -> bool:
+    """Set ``run_dir`` on a WriteError leaving the job (an ExitStack exit callback)."""
+    if isinstance(exc, WriteError):
+        exc.run_dir = run_dir
+    return False
 
 
 def _salvage(exc: DivergedError, run_dir: Path, meta: dict[str, Any]) -> DivergedError:
@@ -242,12 +258,34 @@ def run(
     ------
     StopTraining
         From ``callback``, after a checkpoint; ``run_dir`` is set on it.
+    WriteError
+        A file could not be written; training stops there, the last checkpoint is kept and
+        ``run_dir`` is set on it (None when no run directory was made).
+    RunInUseError
+        Another process writes the run to resume or replace (the run directory is locked,
+        :mod:`dlcli.runlock`, from its making to the end of the job).
 
     Returns
     -------
     run_dir : the directory written
     metrics : what ``metrics.json`` holds
     """
+    with ExitStack() as held:
+        return _run(cfg, name, out, callback, resume, force, on_start, plot, held)
+
+
+def _run(
+    cfg: Config,
+    name: str,
+    out: Path | None,
+    callback: Callback | None,
+    resume: bool,
+    force: bool,
+    on_start: Callable[[int], None] | None,
+    plot: runs.PlotProcess | None,
+    held: ExitStack,
+) -> tuple[Path, dict[str, Any]]:
+    """:func:`run`'s work, with the run directory's lock kept in ``held``."""
     dataset, X, Y, digest = _training_data(cfg)
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
@@ -263,9 +301,11 @@ def run(
     )
     params, state = None, None
     if resume:
-        run_dir, state = _resume_point(cfg, name, out, digest, partial(_trained_digest, X, Y))
+        trained = partial(_trained_digest, X, Y)
+        run_dir, state = _resume_point(cfg, name, out, digest, trained, held)
     else:
-        run_dir, params = _new_run(cfg, name, out, dataset, force)
+        run_dir, params = _new_run(cfg, name, out, dataset, force, held)
+    held.push(partial(_name_run_dir, run_dir))
     meta = runs.model_meta(cfg, dataset)
     validation = None
     if dataset.X_val is not None:
@@ -319,7 +359,8 @@ def _write_run(
     plot: runs.PlotProcess | None,
 ) -> None:
     """The run directory's files after training: params.h5, costs.csv, cost.png,
-    metrics.json, then boundary.png (a 2-input classifier) and card.md."""
+    boundary.png (a 2-input classifier), card.md, then metrics.json, which marks it finished."""
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
     write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
     write_card(run_dir, meta["config"], meta["classes"], metrics)
+    runs.write_metrics(run_dir, metrics)

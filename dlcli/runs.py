@@ -1,7 +1,8 @@
 """The run directory and the model file.
 
 A run directory holds ``config.yaml`` (written first), ``checkpoint.h5`` (during training),
-then ``params.h5``, ``costs.csv``, ``cost.png`` and, last, ``metrics.json``. Every file is
+then ``params.h5``, ``costs.csv``, ``cost.png`` (and the job's boundary.png and card.md) and,
+last, ``metrics.json``. Every file is
 written to a temporary name, fsynced and renamed, so a file on disk is always whole; an
 existing run is never overwritten. ``<parent>/latest`` is a symbolic link to the newest
 finished run.
@@ -24,10 +25,11 @@ import yaml
 from dlcli import __version__, sysinfo
 from dlcli.costplot import PlotProcess, plot_costs
 from dlcli.errors import ConfigError, DlcliError, ModelFileError
-from dlcli.fileio import atomic_write, write_text
+from dlcli.fileio import atomic_write, write_text, writing
 from dlcli.jsonout import strict_json
 from dlcli.model import network
 from dlcli.model.sizes import data_mismatch, memory_estimate
+from dlcli.runlock import LOCK, RunLock, lock_run
 from dlcli.training.state import TrainResult, TrainState
 
 if TYPE_CHECKING:
@@ -199,13 +201,34 @@ def costs_csv(log: list[dict[str, float]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _free_run_dir(target: Path) -> Path:
-    """``target`` if it holds no run, else the first of target-2, target-3, ... that is free."""
+def _is_free(path: Path) -> bool:
+    """Whether ``path`` is not there, or a folder holding nothing but a lock file or the
+    temporary files of a process killed before it wrote a whole file."""
+    if not path.exists():
+        return True
+    return path.is_dir() and all(
+        p.name == LOCK or re.fullmatch(r"\..+\.tmp-\d+", p.name) for p in path.iterdir()
+    )
+
+
+def _free_run_dir(target: Path, held: contextlib.ExitStack | None = None) -> Path:
+    """``target`` if it holds no run, else the first of target-2, target-3, ... that is free;
+    made, and with ``held`` locked into it (one another process holds is taken as not free)."""
     candidate, n = target, 1
-    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+    while True:
+        if _is_free(candidate):
+            with writing(candidate):
+                candidate.mkdir(parents=True, exist_ok=True)
+            if held is None:
+                return candidate
+            lock = RunLock(candidate)
+            if lock.acquire():
+                if _is_free(candidate):  # still, now that no one else can write it
+                    held.enter_context(lock)
+                    return candidate
+                lock.release()
         n += 1
         candidate = target.with_name(f"{target.name}-{n}")
-    return candidate
 
 
 def _point_latest(parent: Path, run_dir: Path) -> None:
@@ -214,8 +237,9 @@ def _point_latest(parent: Path, run_dir: Path) -> None:
     tmp = parent / f".{LATEST}.tmp-{os.getpid()}-{threading.get_ident()}"
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
-    tmp.symlink_to(run_dir.name)
-    os.replace(tmp, link)
+    with writing(link):
+        tmp.symlink_to(run_dir.name)
+        os.replace(tmp, link)
 
 
 def latest_run(parent: Path = Path("runs")) -> Path | None:
@@ -230,24 +254,48 @@ def is_run(path: Path) -> bool:
 
 
 def create_run_dir(
-    target: Path, resolved_config: dict[str, Any], *, force: bool = False, note: str = ""
+    target: Path,
+    resolved_config: dict[str, Any],
+    *,
+    force: bool = False,
+    note: str = "",
+    held: contextlib.ExitStack | None = None,
 ) -> Path:
     """Make the run directory and write its ``config.yaml``.
 
     A ``target`` that already holds a run is left alone and ``target-2``, ``target-3``, ...
     is made instead; with ``force`` a run there is replaced (never a folder that is not a run).
+    With ``held``, the run directory's lock (:mod:`dlcli.runlock`) is taken into it first:
+    a run another process writes is neither replaced nor chosen.
+
+    Raises
+    ------
+    RunInUseError
+        With ``force``, another process writes the run in ``target``.
     """
-    if force and target.exists():
+    if force and not _is_free(target):
         if not is_run(target):
             raise DlcliError(
                 f"--out {target}: is not a dlcli run directory; --force replaces only runs"
             )
-        shutil.rmtree(target)
-    run_dir = _free_run_dir(target)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        if held is not None:
+            held.enter_context(lock_run(target))
+        _empty(target)
+        run_dir = target
+    else:
+        run_dir = _free_run_dir(target, held)
     comment = "".join(f"# {line}\n" for line in note.splitlines())
     write_text(run_dir / CONFIG, yaml.safe_dump(resolved_config, sort_keys=False) + comment)
     return run_dir
+
+
+def _empty(run_dir: Path) -> None:
+    """Remove a run's files, keeping the folder and its lock (another process may be
+    waiting to take the lock of this very folder)."""
+    for path in run_dir.iterdir():
+        if path.name != LOCK:
+            with writing(path):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def model_meta(cfg: Config, dataset: Dataset) -> dict[str, Any]:
@@ -389,7 +437,7 @@ def finish_run(
     learning_rate: float,
     plot: PlotProcess | None = None,
 ) -> None:
-    """Write params.h5, costs.csv, cost.png and, last, metrics.json; point ``latest`` here.
+    """Write params.h5, costs.csv and cost.png; :func:`write_metrics` finishes the run.
 
     cost.png is drawn here, or by ``plot`` (a child process sent the log with
     ``plot.begin``), whose bytes are written in the same place in that order."""
@@ -400,6 +448,11 @@ def finish_run(
     else:
         png = plot.png()
         atomic_write(run_dir / PLOT, lambda tmp: tmp.write_bytes(png))
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """metrics.json, the file that marks a run finished, written after every other; then
+    ``latest`` points here. (A write that fails before it leaves a run that --resume ends.)"""
     write_text(run_dir / METRICS, strict_json(metrics, indent=2) + "\n")
     _point_latest(run_dir.parent, run_dir)
 

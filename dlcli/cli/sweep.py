@@ -62,7 +62,9 @@ def sweep(
     import os
 
     with user_errors():
+        from dlcli.cli.faults import sweep_advice
         from dlcli.cli.progress import SweepProgress
+        from dlcli.errors import WriteError
         from dlcli.sweep.executors import dask_executor, local_executor
         from dlcli.sweep.results import sort_results
         from dlcli.sweep.run import run_sweep
@@ -77,6 +79,9 @@ def sweep(
         try:
             with SweepProgress(len(plan.trials), plan.metric, quiet or json_out) as progress:
                 results = run_sweep(plan, executor, resume=resume, on_trial=progress)
+        except WriteError as exc:
+            exc.advice = sweep_advice(sweep_file, plan.out, workers, scheduler, exc)
+            raise
         except KeyboardInterrupt:
             typer.secho(
                 f"dlcli: sweep interrupted; finished trials are in {plan.out / 'results.csv'}. "

@@ -85,7 +85,9 @@ def _train(
     plot: PlotProcess | None,
 ) -> None:
     """The train command's work, with ``plot`` the child drawing cost.png, if any."""
+    from dlcli.cli.faults import train_advice
     from dlcli.cli.progress import StopOnSignal, TrainProgress
+    from dlcli.errors import WriteError
     from dlcli.job import run
     from dlcli.training.state import StopTraining
 
@@ -115,6 +117,9 @@ def _train(
                     on_start=progress.start,
                     plot=plot,
                 )
+        except WriteError as exc:
+            exc.advice = train_advice(config, set_, out, exc)
+            raise
         except StopTraining as stopped:
             again = f"dlcli train {config} --out {stopped.run_dir} --resume"
             typer.secho(

@@ -304,6 +304,24 @@ def _pixel_columns(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return X
 
 
+def _identity(path: Path) -> tuple[int, ...]:
+    """What tells a file changed: its device and inode, size and modification time."""
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _change(was: tuple[int, ...], now: tuple[Any, ...]) -> str:
+    """How a file changed, from its :func:`_identity` then and now (or the OS's reason it
+    cannot be looked at now)."""
+    if len(now) == 1:
+        return f"now: {now[0]}"
+    if now[:2] != was[:2]:
+        return "replaced by another file"
+    if now[2] != was[2]:
+        return f"{'cut' if now[2] < was[2] else 'grown'} from {was[2]} to {now[2]} bytes"
+    return "rewritten in place"
+
+
 class CourseStream:
     """The examples of a course HDF5 file, read from disk a block of columns at a time.
 
@@ -335,6 +353,7 @@ class CourseStream:
         )
         self.dtype = np.dtype(dtype)
         self._file: Any = None
+        self._stat: tuple[Any, ...] = ()
 
     def astype(self, dtype: Any) -> CourseStream:
         """The same stream, its columns cast to ``dtype``."""
@@ -346,6 +365,8 @@ class CourseStream:
 
         if self._file is None:
             self._file = h5py.File(self.path, "r")
+            self._stat = _identity(self.path)
+        self._check_unchanged()
         ds = self._file[self.name]
         try:
             return ds[start:stop]
@@ -354,6 +375,20 @@ class CourseStream:
                 f"{self.where}: {ds.name} examples {start} to {stop - 1} cannot be read, the "
                 f"file is damaged ({exc}); expected a whole course HDF5 file"
             ) from None
+
+    def _check_unchanged(self) -> None:
+        """Refuse to read on once the file is not the one opened: replaced, rewritten or cut
+        short while training reads it (its blocks would no longer be the data hashed)."""
+        try:
+            now = _identity(self.path)
+        except OSError as exc:
+            now = (exc.strerror or str(exc),)
+        if now != self._stat:
+            raise DataError(
+                f"{self.where}: changed while the run read it ({_change(self._stat, now)}); "
+                "training stopped, the last checkpoint is kept; put the file back as it was "
+                "and resume, or start a new run"
+            )
 
     def columns(self, start: int, stop: int) -> np.ndarray:
         """Examples ``start:stop`` as columns.

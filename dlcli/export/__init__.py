@@ -19,6 +19,7 @@ import numpy as np
 from dlcli.data import encode
 from dlcli.errors import DlcliError
 from dlcli.export import onnx_graph
+from dlcli.fileio import writing
 from dlcli.model import network
 from dlcli.predict import Model, load_model
 
@@ -118,22 +119,23 @@ def export_model(
     onnx = _onnx_module() if fmt == "onnx" else None
     model = load_model(run, key="RUN")
     stage = out.with_name(f".{out.name}.export-{os.getpid()}")
-    stage.mkdir()
     try:
-        if fmt == "onnx":
-            proto = onnx_graph.build(model, dtype, opset or onnx_graph.DEFAULT_OPSET)
-            onnx.save(proto, stage / out.name)
-            names = [out.name]
-        else:
-            names = _write_numpy(model, stage, dtype)
-        card = model.path.parent / CARD
-        card_name = CARD if fmt == "numpy" else f"{out.stem}.{CARD}"
-        if card.is_file():
-            shutil.copyfile(card, stage / card_name)
-            names.append(card_name)
-        return Exported(model.path, _move_into_place(stage, out, fmt, names))
+        with writing(out):  # a full or read-only disk: WriteError naming --out
+            stage.mkdir()
+            if fmt == "onnx":
+                proto = onnx_graph.build(model, dtype, opset or onnx_graph.DEFAULT_OPSET)
+                onnx.save(proto, stage / out.name)
+                names = [out.name]
+            else:
+                names = _write_numpy(model, stage, dtype)
+            card = model.path.parent / CARD
+            card_name = CARD if fmt == "numpy" else f"{out.stem}.{CARD}"
+            if card.is_file():
+                shutil.copyfile(card, stage / card_name)
+                names.append(card_name)
+            return Exported(model.path, _move_into_place(stage, out, fmt, names))
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             shutil.rmtree(stage)
 
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from dlcli.errors import DlcliError
+from dlcli.errors import DlcliError, WriteError
 from dlcli.sweep.results import TrialResult
 from dlcli.sweep.run import Executor, Job, run_trial
 
@@ -97,8 +97,11 @@ def dask_executor(address: str) -> Executor:
 
 
 def _result_of(future: Any, index: int) -> TrialResult:
-    """A finished future's result; a trial whose process died is recorded as failed."""
+    """A finished future's result; a trial whose process died is recorded as failed (a
+    WriteError is raised: it stops the sweep)."""
     try:
         return future.result()
+    except WriteError:
+        raise
     except Exception as exc:
         return TrialResult(index).failed(exc)

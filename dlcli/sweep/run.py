@@ -15,8 +15,8 @@ from typing import Any
 
 from dlcli import runs
 from dlcli.config import Config
-from dlcli.errors import ConfigError, DlcliError
-from dlcli.fileio import atomic_write, write_text
+from dlcli.errors import ConfigError, DlcliError, WriteError
+from dlcli.fileio import atomic_write, write_text, writing
 from dlcli.job import config_changes, run
 from dlcli.sweep.results import (
     PLOT,
@@ -37,7 +37,8 @@ Executor = Callable[[list[Job]], Iterator[TrialResult]]
 
 
 def run_trial(index: int, cfg: Config, run_dir: str, blas_threads: int | None) -> TrialResult:
-    """Train one trial into ``run_dir``; never raises for a trial's own failure.
+    """Train one trial into ``run_dir``; never raises for a trial's own failure, only for
+    a :class:`WriteError` (a full or read-only disk stops the whole sweep).
 
     The one function every executor calls (top level, so it pickles by name). With
     ``blas_threads``, BLAS is limited to that many threads for the run (threadpoolctl,
@@ -64,6 +65,8 @@ def run_trial(index: int, cfg: Config, run_dir: str, blas_threads: int | None) -
             out = Path(run_dir)
             out, result.metrics = run(cfg, name=out.name, out=out, force=out.exists())
         result.costs = read_costs(out)
+    except WriteError:  # the sweep's disk is the others' too: the sweep stops, resumable
+        raise
     except Exception as exc:  # a bug in one trial must not end the others; it is recorded
         result.failed(exc)
     result.seconds = time.perf_counter() - start
@@ -143,7 +146,8 @@ def run_sweep(
             "or choose another --out"
         )
     done = _finished_earlier(sweep) if resume else {}
-    (sweep.out / TRIALS).mkdir(parents=True, exist_ok=True)
+    with writing(sweep.out / TRIALS):
+        (sweep.out / TRIALS).mkdir(parents=True, exist_ok=True)
     total = len(sweep.trials)
     for count, result in enumerate(done.values(), start=1):
         if on_trial is not None:
