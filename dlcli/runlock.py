@@ -60,13 +60,11 @@ class RunLock:
                 break
             os.close(fd)  # the holder removed it as it let go: take the new one
         self._fd = fd
-        try:
-            with writing(self.path):
-                os.ftruncate(fd, 0)
-                os.write(fd, f"{os.getpid()}\n".encode())
-        except BaseException:
-            self.release()
-            raise
+        # Only for the message another process gets: on a full disk the run's own files
+        # give the error, naming one of them.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
         return True
 
     def _same_file(self, fd: int) -> bool:

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,18 +50,31 @@ DATA_HASH_STORED, DATA_HASH_TRAINED = 2, 1
 def write_params(path: Path, params: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     """Write ``W1``, ``b1``, ... as float64 datasets and ``meta`` as attributes (JSON for
     nested values), atomically."""
+
+    def fill(f: Any) -> None:
+        for key in sorted(params, key=lambda k: (int(k[1:]), k[0])):
+            f.create_dataset(key, data=np.asarray(params[key], dtype=np.float64))
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["dlcli_version"] = __version__
+        for key, value in meta.items():
+            f.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
+
+    image = h5_image(path, fill)
+    atomic_write(path, lambda tmp: tmp.write_bytes(image))
+
+
+def h5_image(path: Path, fill: Callable[[Any], None]) -> bytes:
+    """The bytes of the HDF5 file that ``fill(f)`` makes, made in memory (the same bytes
+    h5py writes to disk). Written then as one file, a full disk fails in an ordinary write
+    (:class:`~dlcli.errors.WriteError`) rather than inside HDF5, whose every handle then
+    prints its failure as it is freed."""
     import h5py
 
-    def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w") as f:
-            for key in sorted(params, key=lambda k: (int(k[1:]), k[0])):
-                f.create_dataset(key, data=np.asarray(params[key], dtype=np.float64))
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["dlcli_version"] = __version__
-            for key, value in meta.items():
-                f.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
-
-    atomic_write(path, write)
+    name = f"{path}.{os.getpid()}-{threading.get_ident()}"  # HDF5 knows open files by name
+    with h5py.File(name, "w", driver="core", backing_store=False) as f:
+        fill(f)
+        f.flush()
+        return f.id.get_file_image()
 
 
 def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -353,28 +367,27 @@ def write_checkpoint(
 ) -> None:
     """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log, the
     generator's state, and the data's digest with what it is of (``data_hash``)."""
-    import h5py
 
-    def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["iteration"] = state.iteration
-            f.attrs["engine"] = state.engine
-            f.attrs["seconds"] = state.seconds
-            f.attrs["data_sha256"] = data_digest
-            f.attrs["data_hash"] = data_hash
-            f.attrs["rng"] = json.dumps(state.rng)
-            for key, value in state.arrays.items():
-                f.create_dataset(f"state/{key}", data=value)
-            columns = list(state.log[0]) if state.log else ["iteration", "epoch", "cost"]
-            for column in columns:
-                f.create_dataset(
-                    f"log/{column}",
-                    data=np.array([row[column] for row in state.log], dtype=np.float64),
-                )
-            f["log"].attrs["columns"] = json.dumps(columns)
+    def fill(f: Any) -> None:
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["iteration"] = state.iteration
+        f.attrs["engine"] = state.engine
+        f.attrs["seconds"] = state.seconds
+        f.attrs["data_sha256"] = data_digest
+        f.attrs["data_hash"] = data_hash
+        f.attrs["rng"] = json.dumps(state.rng)
+        for key, value in state.arrays.items():
+            f.create_dataset(f"state/{key}", data=value)
+        columns = list(state.log[0]) if state.log else ["iteration", "epoch", "cost"]
+        for column in columns:
+            f.create_dataset(
+                f"log/{column}",
+                data=np.array([row[column] for row in state.log], dtype=np.float64),
+            )
+        f["log"].attrs["columns"] = json.dumps(columns)
 
-    atomic_write(run_dir / CHECKPOINT, write)
+    image = h5_image(run_dir / CHECKPOINT, fill)
+    atomic_write(run_dir / CHECKPOINT, lambda tmp: tmp.write_bytes(image))
 
 
 def remove_partial_files(run_dir: Path) -> None:
