@@ -239,6 +239,7 @@ def _free_run_dir(target: Path, held: contextlib.ExitStack | None = None) -> Pat
             if lock.acquire():
                 if _is_free(candidate):  # still, now that no one else can write it
                     held.enter_context(lock)
+                    remove_partial_files(candidate)  # of a process killed writing here
                     return candidate
                 lock.release()
         n += 1
