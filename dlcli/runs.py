@@ -117,7 +117,12 @@ def _check_is_hdf5(path: Path, key: str) -> None:
         raise ModelFileError(f"{key}: {path}: no such file")
     if path.is_dir():
         raise ModelFileError(f"{key}: {path}: is a directory, expected a {PARAMS} file")
-    if not h5py.is_hdf5(path):
+    try:
+        hdf5 = h5py.is_hdf5(path)
+    except OSError as exc:  # no permission to read it, an I/O error
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ModelFileError(f"{key}: {path}: cannot be read ({reason})") from None
+    if not hdf5:
         raise ModelFileError(f"{key}: {path}: not an HDF5 file (expected a dlcli {PARAMS})")
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_write_faults import flower_config, invoke, one_line
+from test_write_faults import flower_config, invoke, one_line, without_dac_override
 
 from dlcli.runlock import LOCK
 
@@ -51,6 +51,7 @@ def test_a_damaged_params_file_is_one_line_in_every_reader(
     run_dir = _damaged(finished, tmp_path / "r", "params.h5", keep, flip)
     params = run_dir / "params.h5"
     for args in (
+        ["predict", "--model", run_dir, tmp_path / "picture.png"],
         ["evaluate", "--model", run_dir],
         ["export", run_dir, "--format", "numpy", "--out", tmp_path / "x"],
         ["compare", run_dir, "--out", tmp_path / "c.png"],
@@ -66,6 +67,26 @@ def test_a_damaged_params_file_is_one_line_in_every_reader(
         assert str(params) in line
     if not flip:
         assert not (tmp_path / "x").exists()
+
+
+def test_a_params_file_the_user_may_not_read_is_one_line(finished: Path, tmp_path: Path) -> None:
+    """EACCES on reading, in a process without CAP_DAC_OVERRIDE (root reads anything)."""
+    run_dir = tmp_path / "r"
+    shutil.copytree(finished, run_dir)
+    (run_dir / "params.h5").chmod(0)
+    done = subprocess.run(
+        [sys.executable, "-m", "dlcli", "evaluate", "--model", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=without_dac_override,
+    )
+    assert done.returncode == 1
+    assert one_line(done.stderr) == (
+        f"dlcli: model file error: --model: {run_dir / 'params.h5'}: cannot be read "
+        "(Permission denied)"
+    )
 
 
 @pytest.mark.parametrize(("keep", "flip"), DAMAGE)

@@ -235,30 +235,38 @@ grid:
 """
 
 
+@pytest.mark.parametrize("name", ["trials/000/cost.png", "results.csv"])
 def test_a_full_disk_during_a_sweep_stops_it_resumably(
-    reference: dict[str, object], tmp_path: Path
+    name: str, reference: dict[str, object], tmp_path: Path
 ) -> None:
-    """One trial fits, results.csv does not: one line; resumed once space is freed, the
-    trial is kept and results.csv written."""
+    """A trial's file (written in the worker process) or results.csv does not fit: one
+    line; resumed once space is freed, the trial is finished in its own directory (a
+    half-written one replaced, not set beside) and results.csv written."""
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text(SWEEP.replace("BASE", str(flower_config(tmp_path))))
     pages, final_cost = reference["pages"], reference["final_cost"]
-    with full_disk(tmp_path / "disk", 1 + sum(pages.values())) as disk:
+    if name == "results.csv":
+        free = 1 + sum(pages.values())
+    else:
+        free = 1 + pages_before(pages, "cost.png") + pages["cost.png"] - 1
+    with full_disk(tmp_path / "disk", free) as disk:
         out = disk / "s"
         code, _, err = invoke(["sweep", sweep_file, "--out", out, "--workers", "1", "--quiet"])
         assert code == 1
         assert one_line(err) == (
-            f"dlcli: write error: cannot write {out / 'results.csv'}: No space left on device; "
+            f"dlcli: write error: cannot write {out / name}: No space left on device; "
             f"free space and resume with: dlcli sweep {sweep_file} --out {out} --workers 1 --resume"
         )
         trial_dir = out / "trials" / "000"
-        assert json.loads((trial_dir / "metrics.json").read_text())["final_cost"] == final_cost
+        assert (trial_dir / "metrics.json").is_file() == (name == "results.csv")
         assert leftovers(out) == [] and leftovers(trial_dir) == []
         remount(disk, "size=8m")
         code, _, err = invoke(["sweep", sweep_file, "--out", out, "--workers", "1", "--resume"])
         assert code == 0, err
         [row] = csv.DictReader((out / "results.csv").open())
         assert (row["status"], float(row["final_cost"])) == ("ok", final_cost)
+        assert json.loads((trial_dir / "metrics.json").read_text())["final_cost"] == final_cost
+        assert sorted(p.name for p in (out / "trials").iterdir()) == ["000", "latest"]
 
 
 def _limit_file_size(limit: int) -> None:
@@ -296,7 +304,7 @@ def test_a_file_size_limit_gives_efbig_in_one_line(
     assert (run_dir / "params.h5").read_bytes() == reference["params"]
 
 
-def _without_dac_override() -> None:
+def without_dac_override() -> None:
     """In the child: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the capability
     bounding set (prctl PR_CAPBSET_DROP), so that after exec root obeys permission bits as
     any user does."""
@@ -321,7 +329,7 @@ def test_a_folder_the_user_may_not_write_is_one_line(tmp_path: Path) -> None:
         text=True,
         timeout=120,
         check=False,
-        preexec_fn=_without_dac_override,
+        preexec_fn=without_dac_override,
     )
     assert done.returncode == 1, done.stderr
     assert one_line(done.stderr) == (
