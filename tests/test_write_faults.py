@@ -204,12 +204,22 @@ def test_a_checkpoint_that_does_not_fit_stops_training_and_keeps_the_last_one(
 def test_a_read_only_file_system_is_one_line(tmp_path: Path) -> None:
     config = flower_config(tmp_path)
     with tmpfs(tmp_path / "disk", 1 << 20) as disk:
+        stopped = disk / "stopped"  # a run to resume: its metrics.json never written
+        assert invoke(["train", config, "--out", stopped, "--quiet"])[0] == 0
+        (stopped / "metrics.json").unlink()
         remount(disk, "ro")
         code, _, err = invoke(["train", config, "--out", disk / "r", "--quiet"])
         assert code == 1
         assert one_line(err) == (
             f"dlcli: write error: cannot write {disk / 'r'}: Read-only file system; make the "
             f"file system writable and train again: dlcli train {config} --out {disk / 'r'}"
+        )
+        code, _, err = invoke(["train", config, "--out", stopped, "--resume", "--quiet"])
+        assert code == 1
+        assert one_line(err) == (
+            f"dlcli: write error: cannot write {stopped / '.lock'}: Read-only file system; "
+            f"make the file system writable and train again: dlcli train {config} --out "
+            f"{stopped} --resume"
         )
 
 

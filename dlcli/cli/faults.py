@@ -14,16 +14,19 @@ def _command(*words: object) -> str:
     return " ".join(shlex.quote(str(w)) for w in words)
 
 
-def train_advice(config: Path, set_: list[str] | None, out: Path | None, exc: WriteError) -> str:
+def train_advice(
+    config: Path, set_: list[str] | None, out: Path | None, flags: list[str], exc: WriteError
+) -> str:
     """``dlcli train`` after ``exc``: resume a run with a checkpoint, replace one without
-    (it has only its config), or run the same command when no run directory was made."""
+    (it has only its config), or run the same command (``--out`` and ``flags`` as given)
+    when no run directory was made or taken."""
     from dlcli import runs
 
     train = ["dlcli", "train", config, *(w for s in set_ or [] for w in ("--set", s))]
     run_dir = exc.run_dir
     if run_dir is None:
         again = train if out is None else [*train, "--out", out]
-        return f"{exc.fix()} and train again: {_command(*again)}"
+        return f"{exc.fix()} and train again: {_command(*again, *flags)}"
     if (run_dir / runs.METRICS).is_file():
         return f"{exc.fix()}; the run in {run_dir} is finished and whole"
     if (run_dir / runs.CHECKPOINT).is_file():

@@ -118,7 +118,8 @@ def _train(
                     plot=plot,
                 )
         except WriteError as exc:
-            exc.advice = train_advice(config, set_, out, exc)
+            flags = ["--resume"] * resume + ["--force"] * force
+            exc.advice = train_advice(config, set_, out, flags, exc)
             raise
         except StopTraining as stopped:
             again = f"dlcli train {config} --out {stopped.run_dir} --resume"
