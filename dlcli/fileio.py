@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dlcli.errors import writing
 
@@ -35,3 +37,19 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def write_text(path: Path, text: str) -> None:
     """Write a text file atomically."""
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def write_h5(path: Path, fill: Callable[[Any], None]) -> None:
+    """Write the HDF5 file that ``fill(f)`` makes (``f`` an open ``h5py.File``) atomically.
+
+    The file is made in memory (the bytes h5py would write to disk) and written as one
+    file, so a full disk fails in an ordinary write, a WriteError, rather than inside HDF5,
+    whose every handle then prints its own failure as it is freed."""
+    import h5py
+
+    name = f"{path}.{os.getpid()}-{threading.get_ident()}"  # HDF5 knows open files by name
+    with h5py.File(name, "w", driver="core", backing_store=False) as f:
+        fill(f)
+        f.flush()
+        image = f.id.get_file_image()
+    atomic_write(path, lambda tmp: tmp.write_bytes(image))

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ import yaml
 from dlcli import __version__, sysinfo
 from dlcli.costplot import PlotProcess, plot_costs
 from dlcli.errors import ConfigError, DlcliError, ModelFileError
-from dlcli.fileio import atomic_write, write_text, writing
+from dlcli.fileio import atomic_write, write_h5, write_text, writing
 from dlcli.jsonout import strict_json
 from dlcli.model import network
 from dlcli.model.sizes import data_mismatch, memory_estimate
@@ -59,22 +58,7 @@ def write_params(path: Path, params: dict[str, np.ndarray], meta: dict[str, Any]
         for key, value in meta.items():
             f.attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
 
-    image = h5_image(path, fill)
-    atomic_write(path, lambda tmp: tmp.write_bytes(image))
-
-
-def h5_image(path: Path, fill: Callable[[Any], None]) -> bytes:
-    """The bytes of the HDF5 file that ``fill(f)`` makes, made in memory (the same bytes
-    h5py writes to disk). Written then as one file, a full disk fails in an ordinary write
-    (:class:`~dlcli.errors.WriteError`) rather than inside HDF5, whose every handle then
-    prints its failure as it is freed."""
-    import h5py
-
-    name = f"{path}.{os.getpid()}-{threading.get_ident()}"  # HDF5 knows open files by name
-    with h5py.File(name, "w", driver="core", backing_store=False) as f:
-        fill(f)
-        f.flush()
-        return f.id.get_file_image()
+    write_h5(path, fill)
 
 
 def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -392,8 +376,7 @@ def write_checkpoint(
             )
         f["log"].attrs["columns"] = json.dumps(columns)
 
-    image = h5_image(run_dir / CHECKPOINT, fill)
-    atomic_write(run_dir / CHECKPOINT, lambda tmp: tmp.write_bytes(image))
+    write_h5(run_dir / CHECKPOINT, fill)
 
 
 def remove_partial_files(run_dir: Path) -> None:
