@@ -371,7 +371,7 @@ class CourseStream:
 
         if self._file is None:
             self._file = h5py.File(self.path, "r")
-            self._stat = _identity(self.path)
+            self._stat = self._stat or _identity(self.path)  # the file as first opened
         self._check_unchanged()
         ds = self._file[self.name]
         try:
