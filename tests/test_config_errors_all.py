@@ -7,9 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from test_evaluate import dlcli
 
-from dlcli.cli import app
 from dlcli.config import load_config, validate
 from dlcli.errors import ConfigError
 
@@ -49,20 +48,7 @@ def lines_for(path: Path) -> list[str]:
     ]
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def test_each_mistake_alone_gives_its_line(here: Path) -> None:
+def test_each_mistake_alone_gives_its_line(in_tmp: Path) -> None:
     # One mistake at a time, into the good config: the lines the combined report repeats.
     alone = [
         GOOD.replace(
@@ -81,19 +67,19 @@ def test_each_mistake_alone_gives_its_line(here: Path) -> None:
 
 @pytest.mark.parametrize("command", [["train"], ["train", "--dry-run"], ["gradcheck"]])
 def test_four_mistakes_in_three_sections_come_out_in_file_order(
-    here: Path, command: list[str]
+    in_tmp: Path, command: list[str]
 ) -> None:
     Path("c.yaml").write_text(FOUR)
-    code, out, err = cli(*command[:1], "c.yaml", *command[1:])
+    code, out, err = dlcli(*command[:1], "c.yaml", *command[1:])
     assert code == 1
     assert out == ""
     assert err.splitlines() == [PREFIX + line for line in lines_for(Path("c.yaml"))]
     assert not Path("runs").exists()
 
 
-def test_set_errors_come_after_the_files_in_the_order_given(here: Path) -> None:
+def test_set_errors_come_after_the_files_in_the_order_given(in_tmp: Path) -> None:
     Path("c.yaml").write_text(FOUR)
-    code, _, err = cli(
+    code, _, err = dlcli(
         "train",
         "c.yaml",
         "--set",
@@ -122,14 +108,14 @@ def test_set_errors_come_after_the_files_in_the_order_given(here: Path) -> None:
 
 
 def test_a_check_between_keys_comes_out_with_the_wrong_values_of_other_sections(
-    here: Path,
+    in_tmp: Path,
 ) -> None:
     # pydantic runs Config's checks only when every section is valid: the early-stopping
     # check is reported here beside the wrong learning rate all the same.
     Path("c.yaml").write_text(
         GOOD + "  keep_prob: 2\ntrain:\n  early_stopping: {patience: 3}\n  learning_rate: 0\n"
     )
-    code, _, err = cli("train", "c.yaml")
+    code, _, err = dlcli("train", "c.yaml")
     assert code == 1
     assert err.splitlines() == [
         PREFIX + "c.yaml: model.keep_prob: must be a keep probability in (0, 1] (1 keeps every "
@@ -140,13 +126,13 @@ def test_a_check_between_keys_comes_out_with_the_wrong_values_of_other_sections(
     ]
 
 
-def test_a_sections_own_check_comes_out_beside_its_wrong_key(here: Path) -> None:
+def test_a_sections_own_check_comes_out_beside_its_wrong_key(in_tmp: Path) -> None:
     # data's "exactly one source" check runs although data.test_fraction is wrong; it goes
     # where the first key it names (data.train) is written.
     Path("c.yaml").write_text(
         "data:\n  test_fraction: 2\n  train: d.h5\n  generate: flower\nmodel:\n  layers: [2, 1]\n"
     )
-    code, _, err = cli("train", "c.yaml")
+    code, _, err = dlcli("train", "c.yaml")
     assert code == 1
     assert err.splitlines() == [
         PREFIX + "c.yaml: data.test_fraction: must be less than 1, found 2",
@@ -155,23 +141,23 @@ def test_a_sections_own_check_comes_out_beside_its_wrong_key(here: Path) -> None
     ]
 
 
-def test_a_check_that_reads_a_wrong_key_is_not_reported(here: Path) -> None:
+def test_a_check_that_reads_a_wrong_key_is_not_reported(in_tmp: Path) -> None:
     # Early stopping needs data.validation_fraction, which is wrong here: only its own error
     # is true; "set data.validation_fraction" would send the user the wrong way.
     Path("c.yaml").write_text(
         GOOD.replace("data:\n", "data:\n  validation_fraction: half\n")
         + "train:\n  early_stopping: {patience: 3}\n"
     )
-    code, _, err = cli("train", "c.yaml")
+    code, _, err = dlcli("train", "c.yaml")
     assert code == 1
     assert (
         err == PREFIX + "c.yaml: data.validation_fraction: must be a valid number, found 'half'\n"
     )
 
 
-def test_at_most_twenty_then_and_n_more(here: Path) -> None:
+def test_at_most_twenty_then_and_n_more(in_tmp: Path) -> None:
     Path("c.yaml").write_text(GOOD.replace("[2, 4, 1]", "[" + ", ".join(["0"] * 25) + "]"))
-    code, _, err = cli("train", "c.yaml")
+    code, _, err = dlcli("train", "c.yaml")
     assert code == 1
     assert err.splitlines() == [
         *(
@@ -182,9 +168,9 @@ def test_at_most_twenty_then_and_n_more(here: Path) -> None:
     ]
 
 
-def test_a_missing_key_comes_after_the_files_keys(here: Path) -> None:
+def test_a_missing_key_comes_after_the_files_keys(in_tmp: Path) -> None:
     Path("c.yaml").write_text("data:\n  generate: spiral\ntrain:\n  iterations: 0\n")
-    code, _, err = cli("train", "c.yaml")
+    code, _, err = dlcli("train", "c.yaml")
     assert code == 1
     assert err.splitlines() == [
         PREFIX + "c.yaml: train.iterations: must be greater than or equal to 1, found 0",
