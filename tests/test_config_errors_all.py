@@ -189,3 +189,22 @@ def test_validate_reports_every_error_one_line_each() -> None:
         "stored: trian: unknown key; allowed here: data, model, init, train, output; did you "
         "mean train?",
     ]
+
+
+def test_three_checks_of_the_whole_config_all_come_out(in_tmp: Path) -> None:
+    # Config's own checks stop at the first that fails, and run only when every key is right:
+    # here all three fail, beside a wrong train.l2.
+    Path("c.yaml").write_text(
+        "data:\n  generate: flower\n  stream: true\nmodel:\n  layers: [2, 1]\n"
+        "init:\n  per_layer: {3: he}\ntrain:\n  early_stopping: {}\n  l2: -1\n"
+    )
+    code, _, err = dlcli("train", "c.yaml")
+    assert code == 1
+    assert err.splitlines() == [
+        PREFIX + "c.yaml: data.stream: true reads a course HDF5 file from disk; data.train must "
+        "be one, found data.generate",
+        PREFIX + "c.yaml: init.per_layer: layer 3 does not exist; model.layers has layers 1 to 1",
+        PREFIX + "c.yaml: train.early_stopping watches the validation cost: set "
+        "data.validation_fraction (e.g. 0.2) or data.validation (a file)",
+        PREFIX + "c.yaml: train.l2: must be greater than or equal to 0, found -1",
+    ]

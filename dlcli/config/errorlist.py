@@ -78,9 +78,13 @@ def _field_path(loc: Sequence[Any]) -> tuple[Loc, Loc, bool]:
     return tuple(keys), tuple(names), model is not None
 
 
-def error_key(loc: Sequence[Any]) -> tuple[Any, ...]:
-    """The key an error is about, with its list indices: the members of a union cut off."""
-    keys = _field_path(loc)[0]
+def error_key(err: dict[str, Any]) -> tuple[Any, ...]:
+    """The key an error is about, with its list indices: the members of a union cut off. A
+    check between keys (at a section, or the whole config) is told apart by its message."""
+    loc = err["loc"]
+    keys, _, section = _field_path(loc)
+    if section or not loc:
+        return (*loc, err["msg"])
     return (*keys, *(p for p in loc[len(keys) :] if isinstance(p, int)))
 
 

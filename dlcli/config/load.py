@@ -102,11 +102,11 @@ def _validate(
     positions = key_positions(path) if path is not None and errors else {}
     applied = [key for key in set_keys if key is not None]
     # The first error of one key is the most telling (of a union's, say); one line a key.
-    firsts = {error_key(err["loc"]): err for err in reversed(errors)}
+    firsts = {error_key(err): err for err in reversed(errors)}
     placed = [
         (place(err, positions, set_keys), n, _error_message(err, source, applied))
         for n, err in enumerate(errors)
-        if firsts[error_key(err["loc"])] is err
+        if firsts[error_key(err)] is err
     ]
     placed += [((2, index, -1), 0, str(exc)) for index, exc in set_errors or ()]
     raise ConfigError(report([line for *_, line in sorted(placed)])) from None
