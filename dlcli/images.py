@@ -267,8 +267,15 @@ def read_tiff(path: Path) -> Any:
             alpha = bool(page.extrasamples) and int(page.extrasamples[0]) in (1, 2)
             premultiplied = alpha and int(page.extrasamples[0]) == 1
             orientation = int(page.tags.valueof(274, 1))
+    except IndexError:  # tif.pages.first of a file whose pages cannot be found
+        raise ImageError(
+            f"{path}: damaged or truncated TIFF: no page of pixels can be found in it"
+        ) from None
     except _TIFF_BROKEN as exc:
-        raise ImageError(f"{path}: damaged TIFF, tifffile cannot read it ({exc})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(
+            f"{path}: damaged or truncated TIFF, tifffile cannot read it ({reason})"
+        ) from None
     if "S" in axes:
         samples = np.moveaxis(samples, axes.index("S"), -1)
     pixels = _tiff_to_uint8(samples, path, what)

@@ -122,12 +122,13 @@ def test_refusals_give_the_real_reason(tiny: Path) -> None:
     tifffile.imwrite("complex.tif", np.ones((SIDE, SIDE), np.complex64))
     whole = Path("nan.tif").read_bytes()
     Path("cut.tif").write_bytes(whole[: len(whole) - 100])
+    Path("stub.tif").write_bytes(b"II*\x00\x08\x00\x00\x00")  # a header and nothing more
     code, out, err = dlcli(
         "predict", "--model", "runs/tiny", "big.tif", "nan.tif", "neg.tif", "signed.tif",
-        "cmyk.tif", "complex.tif", "cut.tif", "--json",
+        "cmyk.tif", "complex.tif", "stub.tif", "cut.tif", "--json",
     )  # fmt: skip
     assert code == 1
-    assert err == "dlcli: 7 of 7 could not be read as pictures\n"
+    assert err == "dlcli: 8 of 8 could not be read as pictures\n"
     errors = [row["error"] for row in json.loads(out)]
     # The cut file: tifffile says how many bytes it missed ("failed to read 256 bytes, got
     # 156" with tifffile 2026.3), a count that depends on its layout.
@@ -145,6 +146,7 @@ def test_refusals_give_the_real_reason(tiny: Path) -> None:
         f"TIFF with 64-bit float planar samples in SEPARATED colour is not supported; {ALLOWED}",
         "TIFF with 64-bit complex float samples is not supported (not a picture's samples); "
         + ALLOWED,
+        "damaged or truncated TIFF: no page of pixels can be found in it",
     ]
 
 
