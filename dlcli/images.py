@@ -6,12 +6,17 @@ in these steps:
 1. Open it with Pillow, only as one of :data:`FORMATS` (never through an external program).
    A picture of more than Pillow's ``Image.MAX_IMAGE_PIXELS`` (89,478,485) pixels is refused
    before its pixels are decoded: a decompression bomb is never loaded.
+   A TIFF that Pillow cannot decode (64-bit or 16-bit float samples, float RGB, ...), or not
+   rightly (signed samples, more than 8 bits in planar (separate) samples), is read through
+   tifffile instead (:func:`read_tiff`): uint16 samples / 257 and float samples in [0, 1]
+   x 255, rounded to 8 bits.
 2. Take the first frame (GIF, WebP, APNG) or page (TIFF), and decode it.
 3. Apply the EXIF orientation, so a phone photo taken sideways stands upright.
 4. Bring the pixels to 8-bit RGB (or grey, L): 16-bit samples keep their high byte
-   (``v >> 8``, so 257 k becomes k, as Pillow does for 16-bit colour); transparency (alpha, a
-   palette or colour-key transparency) is composited on white; palette, 1-bit, grey, CMYK and
-   YCbCr pictures are converted by Pillow. Colour profiles are not applied: pixel values are
+   (``v >> 8``, so 257 k becomes k, as Pillow does for 16-bit colour); 32-bit float grey
+   (TIFF) in [0, 1] is multiplied by 255 and rounded, as tifffile's floats are; transparency
+   (alpha, a palette or colour-key transparency) is composited on white; palette, 1-bit,
+   grey, CMYK and YCbCr pictures are converted by Pillow. Colour profiles are not applied: pixel values are
    taken as stored, as the course does.
 5. Resize to the model's size with Pillow's bicubic filter (``Image.Resampling.BICUBIC``,
    antialiased when shrinking; the default of the course's ``Image.resize``). ``fit="stretch"``
@@ -24,11 +29,13 @@ Every failure raises :class:`ImageError` naming the file.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import struct
 import warnings
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,6 +116,8 @@ def open_image(path: Path) -> Any:
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, expected a picture ({FORMAT_NAMES})")
     limit = Image.MAX_IMAGE_PIXELS
+    if _is_tiff(path) and _needs_tifffile(path):
+        return read_tiff(path)
     # What Pillow's readers raise on a damaged file (Image.open turns most failures into
     # UnidentifiedImageError; a truncated header or pixel stream gives OSError and the like).
     broken = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error)
@@ -131,10 +140,14 @@ def open_image(path: Path) -> Any:
                 "MAX_IMAGE_PIXELS; a decompression bomb?); allowed: up to that many"
             ) from None
         except UnidentifiedImageError:
+            if _is_tiff(path):
+                return read_tiff(path)  # or the reason tifffile gives, not "not a picture"
             raise ImageError(
                 f"{path}: not a picture dlcli reads; allowed: {FORMAT_NAMES}"
             ) from None
         except broken as exc:
+            if _is_tiff(path):
+                return read_tiff(path)
             if stage == "open":
                 raise ImageError(
                     f"{path}: not a readable picture, damaged or truncated ({exc}); "
@@ -143,6 +156,189 @@ def open_image(path: Path) -> Any:
             raise ImageError(
                 f"{path}: damaged or truncated {stage} file, its pixels cannot be decoded ({exc})"
             ) from None
+
+
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
+#: TIFF orientation (tag 274) -> the Pillow transpose that stands the picture upright, as
+#: ImageOps.exif_transpose does for the same tag.
+_UPRIGHT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE"}
+_UPRIGHT |= {6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+_TIFF_ALLOWED = "allowed: grey or RGB TIFF, 8- or 16-bit unsigned or float samples in [0, 1]"
+# What tifffile raises on a file it cannot parse or decode (a missing codec is a ValueError).
+_TIFF_BROKEN = (ValueError, OSError, EOFError, IndexError, KeyError, TypeError, ArithmeticError)
+_TIFF_BROKEN += (NotImplementedError, struct.error, zlib.error)
+
+
+def _is_tiff(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) in _TIFF_MAGIC
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _quiet_tifffile() -> Iterator[None]:
+    """tifffile logs what it reads past ("TiffPage 0: ... invalid tag") and may warn: either
+    would be a second line on the user's stderr; the error raised says what counts."""
+    logger = logging.getLogger("tifffile")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.disabled = was
+
+
+def _tiff_head(page: Any) -> dict[str, Any]:
+    """What a tifffile page holds, without decoding its pixels."""
+    return {
+        "bits": page.bitspersample,
+        "format": int(page.sampleformat),
+        "samples": page.samplesperpixel,
+        "planar": page.samplesperpixel > 1 and int(page.planarconfig) == 2,
+    }
+
+
+def _tiff_header(path: Path) -> dict[str, Any] | None:
+    """:func:`_tiff_head` of a TIFF's first page; None when tifffile cannot parse the file
+    (Pillow's message then stands)."""
+    import tifffile
+
+    try:
+        with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            return _tiff_head(tif.pages.first)
+    except _TIFF_BROKEN:
+        return None
+
+
+def _needs_tifffile(path: Path) -> bool:
+    """Whether Pillow would read this TIFF wrongly: more than 8 bits in planar samples (Pillow
+    reads 16-bit planar RGB as noise), or signed samples (Pillow takes them as 32-bit, and
+    gives no reason). What Pillow refuses outright goes to tifffile when it does."""
+    head = _tiff_header(path)
+    return head is not None and (head["format"] == 2 or (head["planar"] and head["bits"] > 8))
+
+
+def _tiff_samples(head: dict[str, Any]) -> str:
+    """ "64-bit float planar samples", "16-bit unsigned samples", as the messages say them."""
+    kind = {1: "unsigned", 2: "signed integer", 3: "float", 5: "complex integer"}
+    kind = kind.get(head["format"], "complex float" if head["format"] == 6 else "untyped")
+    return f"{head['bits']}-bit {kind}{' planar' if head['planar'] else ''} samples"
+
+
+def read_tiff(path: Path) -> Any:
+    """A TIFF's first page read through tifffile, as an 8-bit Pillow image, upright.
+
+    uint8 samples are kept, uint16 ones divided by 257, float ones in [0, 1] multiplied by
+    255 (both rounded); grey (min-is-black or min-is-white) or RGB, with an alpha sample
+    kept for :func:`to_8bit` to composite on white, other extra samples dropped.
+
+    Returns
+    -------
+    A ``PIL.Image.Image`` in mode "L", "LA", "RGB" or "RGBA".
+
+    Raises
+    ------
+    ImageError
+        Naming the file and the real reason: the kind of samples or colour it does not
+        take, float samples outside [0, 1], a codec tifffile lacks, damage, or more pixels
+        than Pillow's ``Image.MAX_IMAGE_PIXELS`` (refused before decoding).
+    """
+    import tifffile
+    from PIL import Image
+
+    try:
+        with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            head = _tiff_head(page)
+            what = f"TIFF with {_tiff_samples(head)}"
+            _refuse_tiff(page, head, what, path, Image.MAX_IMAGE_PIXELS)
+            try:
+                samples = page.asarray()  # (h, w), (h, w, s) or planar (s, h, w)
+            except _TIFF_BROKEN as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                name = page.compression.name
+                packed = "uncompressed" if name == "NONE" else f"{name} compression"
+                raise ImageError(f"{path}: {what} ({packed}) cannot be decoded: {reason}") from None
+            axes, photometric = page.axes, int(page.photometric)
+            alpha = bool(page.extrasamples) and int(page.extrasamples[0]) in (1, 2)
+            premultiplied = alpha and int(page.extrasamples[0]) == 1
+            orientation = int(page.tags.valueof(274, 1))
+    except IndexError:  # tif.pages.first of a file whose pages cannot be found
+        raise ImageError(
+            f"{path}: damaged or truncated TIFF: no page of pixels can be found in it"
+        ) from None
+    except _TIFF_BROKEN as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(
+            f"{path}: damaged or truncated TIFF, tifffile cannot read it ({reason})"
+        ) from None
+    if "S" in axes:
+        samples = np.moveaxis(samples, axes.index("S"), -1)
+    pixels = _tiff_to_uint8(samples, path, what)
+    pixels = pixels.reshape(*pixels.shape[:2], -1)  # (h, w, s)
+    colour = pixels[:, :, :3] if photometric == 2 else pixels[:, :, :1]
+    if photometric == 0:  # min-is-white: 0 is white
+        colour = 255 - colour
+    if alpha:
+        a = pixels[:, :, colour.shape[2] : colour.shape[2] + 1]
+        if premultiplied:  # colour was multiplied by alpha: undo it for the compositing
+            straight = colour * 255.0 / np.maximum(a, 1)
+            colour = np.clip(np.rint(straight), 0, 255).astype(np.uint8)
+        colour = np.concatenate([colour, a], axis=2)
+    im = Image.fromarray(colour[:, :, 0] if colour.shape[2] == 1 else colour)  # L, LA, RGB(A)
+    if orientation in _UPRIGHT:
+        im = im.transpose(getattr(Image.Transpose, _UPRIGHT[orientation]))
+    return im
+
+
+def _refuse_tiff(page: Any, head: dict[str, Any], what: str, path: Path, limit: int) -> None:
+    """Refuse, before decoding, what :func:`read_tiff` does not take, with the reason."""
+    bits, fmt, photometric = head.get("bits"), head.get("format"), int(page.photometric)
+    if not ((fmt == 1 and bits in (1, 8, 16)) or (fmt == 3 and bits in (16, 32, 64))):
+        why = "no agreed range" if fmt in (1, 2) else "not a picture's samples"
+        raise ImageError(f"{path}: {what} is not supported ({why}); {_TIFF_ALLOWED}")
+    if photometric not in (0, 1, 2):
+        name = page.photometric.name
+        raise ImageError(f"{path}: {what} in {name} colour is not supported; {_TIFF_ALLOWED}")
+    if photometric == 2 and head["samples"] < 3:
+        raise ImageError(f"{path}: {what}: RGB with {head['samples']} samples; {_TIFF_ALLOWED}")
+    if set(page.axes) - set("YXS"):
+        raise ImageError(
+            f"{path}: {what} is not supported: a page of axes {page.axes} (a volume?); "
+            "allowed: a 2-D picture"
+        )
+    if page.imagewidth * page.imagelength > limit:
+        raise ImageError(
+            f"{path}: refused, a picture of more than {limit:,} pixels (Pillow's "
+            "MAX_IMAGE_PIXELS; a decompression bomb?); allowed: up to that many"
+        )
+
+
+def _tiff_to_uint8(samples: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """Samples as 0..255: uint16 / 257, float in [0, 1] x 255 (rounded), 1-bit as 0 or 255.
+    Float samples outside [0, 1] (or NaN) are refused: no agreed range."""
+    if samples.dtype == np.uint8:
+        return samples
+    if samples.dtype == np.bool_:
+        return samples.astype(np.uint8) * 255
+    if samples.dtype == np.uint16:
+        return np.rint(samples / 257.0).astype(np.uint8)
+    values = samples.astype(np.float64)
+    if not np.isfinite(values).all():
+        raise ImageError(
+            f"{path}: {what} hold NaN or infinite values; allowed: float samples in [0, 1]"
+        )
+    low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+    if low < 0 or high > 1:
+        raise ImageError(
+            f"{path}: {what} range from {low:g} to {high:g}; allowed: float samples in "
+            "[0, 1] (read as 0..255)"
+        )
+    return np.rint(values * 255.0).astype(np.uint8)
 
 
 def to_8bit(im: Any, channels: int, path: Path) -> Any:
@@ -162,11 +358,9 @@ def to_8bit(im: Any, channels: int, path: Path) -> Any:
                 "agreed range; allowed: 8- or 16-bit pictures"
             )
         im = Image.fromarray((samples.astype(np.uint32) >> 8).astype(np.uint8), mode="L")
-    elif im.mode == "F":
-        raise ImageError(
-            f"{path}: 32-bit floating-point samples (mode F) have no agreed range; "
-            "allowed: 8- or 16-bit pictures"
-        )
+    elif im.mode == "F":  # 32-bit float grey, of a TIFF: in [0, 1], as tifffile's are read
+        what = "TIFF with 32-bit float samples"
+        im = Image.fromarray(_tiff_to_uint8(np.asarray(im), path, what))
     if im.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in im.info:
         # RGBA, LA, PA, P or RGB/L with a transparent colour: composite on white.
         try:

@@ -238,10 +238,18 @@ def test_16_bit_colour_png(tmp_path: Path) -> None:
     assert np.array_equal(read_image(path), (samples >> 8).astype(np.uint8))
 
 
-def test_float_samples_are_refused(tmp_path: Path) -> None:
+def test_float_samples_outside_0_to_1_are_refused(tmp_path: Path) -> None:
+    # Issue 17: float samples in [0, 1] are read (x 255, rounded; tests/test_tiff.py), others
+    # are refused with the range found.
     Image.fromarray(np.full((64, 64), 0.5, dtype=np.float32)).save(tmp_path / "f.tif")
-    with pytest.raises(ImageError, match=r"f\.tif: 32-bit floating-point samples \(mode F\)"):
+    assert np.all(read_image(tmp_path / "f.tif") == 128)  # rint(127.5), half to even
+    Image.fromarray(np.full((64, 64), 2.0, dtype=np.float32)).save(tmp_path / "f.tif")
+    with pytest.raises(ImageError) as info:
         read_image(tmp_path / "f.tif")
+    assert str(info.value) == (
+        f"{tmp_path / 'f.tif'}: TIFF with 32-bit float samples range from 2 to 2; allowed: "
+        "float samples in [0, 1] (read as 0..255)"
+    )
 
 
 # ---------------------------------------------------------------- size and orientation

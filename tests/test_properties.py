@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from pydantic import BaseModel
 
 from dlcli import images
 from dlcli.config import Config, load_config
-from dlcli.errors import DlcliError
+from dlcli.errors import ConfigError, DlcliError
 
 REPO = Path(__file__).resolve().parents[1]
 FLOWER = REPO / "configs" / "flower.yaml"
@@ -45,13 +46,18 @@ def scratch() -> Iterator[Path]:
 
 def refused(call: Any) -> DlcliError | None:
     """Run ``call()``; None if it returned, the DlcliError if it raised one (anything else
-    propagates and fails the test). The error must be one non-empty line."""
+    propagates and fails the test). The error must be one non-empty line; a config's may be
+    one line per error (issue 17: at most 20, then "and N more"), each a different one."""
     try:
         call()
     except DlcliError as exc:
         message = str(exc)
-        assert message.strip()
-        assert "\n" not in message and "\r" not in message, message
+        lines = message.split("\n")
+        assert all(line.strip() for line in lines), message
+        assert "\r" not in message, message
+        assert len(lines) == 1 or isinstance(exc, ConfigError), message
+        assert len(lines) == len(set(lines)) and len(lines) <= 21, message
+        assert len(lines) < 21 or re.fullmatch(r"and \d+ more", lines[-1]), message
         return exc
     return None
 

@@ -61,11 +61,14 @@ FitOpt = Annotated[
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a DlcliError into one red line on stderr and exit code 1."""
+    """Turn a DlcliError into one red line on stderr (a line per error, if it holds several)
+    and exit code 1."""
     try:
         yield
     except DlcliError as exc:
-        typer.secho(f"dlcli: {exc.kind}: {exc}", err=True, fg="red")
+        # One line per error: a config with several mistakes lists them all (one per line).
+        lines = str(exc).replace("\n", f"\ndlcli: {exc.kind}: ")
+        typer.secho(f"dlcli: {exc.kind}: {lines}", err=True, fg="red")
         raise typer.Exit(1) from None
 
 

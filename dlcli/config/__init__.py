@@ -8,6 +8,7 @@ one rule for every path. Unknown keys, wrong types and impossible values raise
 - :mod:`dlcli.config.parse`: YAML read safely (no duplicate keys, no tags that build objects)
 - :mod:`dlcli.config.overrides`: ``--set`` overrides
 - :mod:`dlcli.config.load`: read, override and validate a file; the error messages
+- :mod:`dlcli.config.crosscheck`, :mod:`dlcli.config.errorlist`: every error at once
 
 The package's public names are re-exported here: ``from dlcli.config import Config,
 load_config``.

@@ -68,18 +68,39 @@ def _check_path(dotted: str) -> list[str]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.path=value`` strings; values are read as YAML (numbers, lists, null)."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.learning_rate=0.01")
-        parts = _check_path(key.strip())
-        node = raw
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
-        node[parts[-1]] = parse_yaml(value, f"--set {key}") if value.strip() else None
+    """Apply ``key.path=value`` strings; values are read as YAML (numbers, lists, null).
+    The first bad one raises its ConfigError."""
+    raw, errors = apply_overrides_all(raw, overrides)
+    if errors:
+        raise errors[0][1]
     return raw
+
+
+def apply_overrides_all(
+    raw: dict[str, Any], overrides: list[str]
+) -> tuple[dict[str, Any], list[tuple[int, ConfigError]]]:
+    """Apply every ``key.path=value`` that can be applied; the others are returned as
+    (index in ``overrides``, its ConfigError), so all of them can be reported at once."""
+    errors = []
+    for index, item in enumerate(overrides):
+        try:
+            _apply(raw, item)
+        except ConfigError as exc:
+            errors.append((index, exc))
+    return raw, errors
+
+
+def _apply(raw: dict[str, Any], item: str) -> None:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. train.learning_rate=0.01")
+    parts = _check_path(key.strip())
+    parsed = parse_yaml(value, f"--set {key}") if value.strip() else None
+    node = raw
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = parsed

@@ -17,9 +17,9 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
-    model_validator,
 )
 
+from dlcli.config.crosscheck import cross_check
 from dlcli.model.network import INIT_RULES
 
 Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
@@ -69,6 +69,13 @@ class DataConfig(_Section):
     missing: Literal["error", "drop", "mean"] = "error"
     unknown_category: Literal["error", "zeros"] = "error"
 
+    @field_validator("generate", mode="before")
+    @classmethod
+    def _generator_by_name(cls, value: Any) -> Any:
+        """``generate: flower`` is short for ``generate: {name: flower}``: that set with its
+        defaults (a name it does not know is refused as data.generate.name)."""
+        return {"name": value} if isinstance(value, str) else value
+
     @field_validator("classes", mode="before")
     @classmethod
     def _class_names(cls, value: Any) -> Any:
@@ -86,7 +93,7 @@ class DataConfig(_Section):
             raise ValueError(f"names {len(names)} class; a classifier needs 2 or more")
         return names
 
-    @model_validator(mode="after")
+    @cross_check
     def _one_source(self) -> DataConfig:
         if (self.train is None) == (self.generate is None):
             raise ValueError("give exactly one of data.train (a course HDF5 file) or data.generate")
@@ -224,7 +231,7 @@ class Config(_Section):
     train: TrainConfig = TrainConfig()
     output: OutputConfig = OutputConfig()
 
-    @model_validator(mode="after")
+    @cross_check
     def _per_layer_in_range(self) -> Config:
         L = len(self.model.layers) - 1
         beyond = [layer for layer in self.init.per_layer if layer > L]
@@ -234,7 +241,7 @@ class Config(_Section):
             )
         return self
 
-    @model_validator(mode="after")
+    @cross_check
     def _early_stopping_needs_validation(self) -> Config:
         if self.train.early_stopping is not None and not (
             self.data.validation or self.data.validation_fraction
@@ -245,7 +252,7 @@ class Config(_Section):
             )
         return self
 
-    @model_validator(mode="after")
+    @cross_check
     def _stream_needs(self) -> Config:
         """data.stream reads blocks of train.batch_size consecutive examples of one HDF5 file."""
         if not self.data.stream:
