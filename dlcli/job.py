@@ -41,12 +41,14 @@ def config_changes(cfg: Config, run_dir: Path) -> list[str]:
     added since the run was made compare as their defaults."""
     path = run_dir / runs.CONFIG
     saved = validate(yaml.safe_load(path.read_text()), str(path)).to_dict()
+    # Keys left out at their defaults (to_dict) count on either side: a key set then and
+    # not now, such as train.class_weight, is a change too.
     return [
-        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {value!r}"
+        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {values.get(key)!r}"
         for section, values in cfg.to_dict().items()
         if section != "output"
-        for key, value in values.items()
-        if saved.get(section, {}).get(key) != value
+        for key in [*values, *(k for k in saved.get(section, {}) if k not in values)]
+        if saved.get(section, {}).get(key) != values.get(key)
     ]
 
 

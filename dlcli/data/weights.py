@@ -61,7 +61,7 @@ def sample_weights(
         r = int(rows[bad[0]])
         raise DataError(
             f"{encode.where_of(table)}: line {table.lines[r]}, column {name!r}: "
-            f"{table.columns[name][r]!r} is {'negative' if values[r] < 0 else 'not finite'}; {ALLOWED}"
+            f"{values[r]:g} is {'negative' if values[r] < 0 else 'not finite'}; {ALLOWED}"
         )
     w = values[train_rows][np.newaxis, :]  # (1, m)
     if not w.sum() > 0:
