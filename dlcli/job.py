@@ -266,6 +266,8 @@ def run(
     """
     dataset, X, Y, digest = _training_data(cfg)
     class_weight, weights = effective_weights(cfg, dataset, X.dtype)
+    if weights is not None:  # a resume on other weights is refused as on other data
+        digest = (digest[0], hashlib.sha256(digest[1].encode() + weights.tobytes()).hexdigest())
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
     # Refuses an impossible engine before the run directory exists (train() decides auto).

@@ -324,3 +324,22 @@ def test_resume_refuses_changed_weights_and_continues_with_the_same(in_tmp: Path
     assert same.exit_code == 0, same.output
     whole, cut = in_tmp / "runs" / "whole", in_tmp / "runs" / "cut"
     assert _arrays(whole / "params.h5") == _arrays(cut / "params.h5")
+
+
+def test_resume_refuses_other_weights_in_the_table(in_tmp: Path) -> None:
+    _table(GOOD)
+    small = [
+        "--set",
+        "data.weight=w",
+        "--set",
+        "train.iterations=20",
+        "--set",
+        "train.checkpoint_every=10",
+    ]
+    assert invoke("train", "w.yaml", *small, "-q", "--out", "runs/w").exit_code == 0
+    for name in ("metrics.json", "params.h5", "costs.csv", "cost.png"):
+        (in_tmp / "runs" / "w" / name).unlink()
+    _table([*GOOD[:3], GOOD[3].replace(",1", ",7")])  # one weight changed, X and Y the same
+    again = invoke("train", "w.yaml", *small, "--resume", "--out", "runs/w")
+    assert again.exit_code == 1
+    assert "was trained on other data than w.csv holds now" in again.output
