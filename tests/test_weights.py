@@ -343,3 +343,17 @@ def test_resume_refuses_other_weights_in_the_table(in_tmp: Path) -> None:
     again = invoke("train", "w.yaml", *small, "--resume", "--out", "runs/w")
     assert again.exit_code == 1
     assert "was trained on other data than w.csv holds now" in again.output
+
+
+def test_a_batch_of_zero_weights_is_refused_naming_the_iteration(in_tmp: Path) -> None:
+    # 4 rows, one of weight 0; batches of 1 in the shuffled order of seed 1 reach it.
+    _table([*GOOD[:3], "0.2,0.4,no,0"])
+    perm = np.random.default_rng(1).permutation(4)
+    at = int(np.flatnonzero(perm == 3)[0])  # the zero-weight row's batch in epoch 0
+    result = invoke("train", "w.yaml", "--set", "data.weight=w", "--set", "train.batch_size=1")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        f"dlcli: config error: train.batch_size: the batch of iteration {at} holds only "
+        "examples of weight 0 (sum w = 0 over its 1 examples), so its weighted mean cost is "
+        "0/0; use a larger train.batch_size or give fewer examples weight 0"
+    )

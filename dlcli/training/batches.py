@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from dlcli import sysinfo
+from dlcli.errors import ConfigError
 from dlcli.model import network
 from dlcli.training.plan import Options
 
@@ -75,6 +76,23 @@ class Batches:
             self.wb = None if self.w is None else self.w[:, idx]
             return epoch, self._gather(idx), Y[:, idx]
         return epoch, *((X.columns(0, m), Y) if self.streamed else (X, Y))
+
+    def batch_weights(self, i: int) -> np.ndarray | None:
+        """The example weights (1, size) of the batch the last :meth:`pick` (of iteration i)
+        returned, or None.
+
+        Raises
+        ------
+        ConfigError
+            When they are all 0: that batch's weighted mean cost would be 0/0.
+        """
+        if self.wb is not None and not self.wb.any():
+            raise ConfigError(
+                f"train.batch_size: the batch of iteration {i} holds only examples of weight 0 "
+                f"(sum w = 0 over its {self.wb.shape[1]} examples), so its weighted mean cost "
+                "is 0/0; use a larger train.batch_size or give fewer examples weight 0"
+            )
+        return self.wb
 
     def _gather(self, idx: np.ndarray) -> np.ndarray:
         """X[:, idx], (n_x, len(idx)), as the transpose of a reused (len(idx), n_x) buffer.

@@ -308,7 +308,7 @@ def train(
             # A stop at iteration i resumes at i, which draws its shuffle and masks again.
             drawn_from = rng.bit_generator.state if batches.draws else None
             epoch, Xb, Yb = batches.pick(i)
-            runner.w = batches.wb
+            runner.w = batches.batch_weights(i)
             masks = batches.dropout_masks(layers, Xb.shape[1])
             lr = scheduled_lr(learning_rate, epoch, opts)
             AL, caches = runner.forward(Xb, masks)
