@@ -13,7 +13,7 @@ Nothing here prints; the CLI renders an :class:`Audit`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from dlcli.model.sizes import (
     parameter_count,
 )
 from dlcli.training.plan import iterations_of, options_from, resolve_engine
+from dlcli.training.weights import effective_weights
 
 if TYPE_CHECKING:
     from dlcli.config import Config
@@ -103,6 +104,8 @@ class Audit:
         of ``memory_m`` columns, not all m; None when X is loaded
     inputs : for a table, how its columns give the n_x inputs ("a 1, colour 3 (blue, green,
         red)"); "" for other data
+    class_weight : the effective weight of each class (``train.class_weight``), or None
+    weight_column : ``data.weight`` and the sum of its training weights, or None
     """
 
     layers: list[int]
@@ -119,6 +122,8 @@ class Audit:
     gram_setup_flops: int = 0
     stream_batch: int | None = None
     inputs: str = ""
+    class_weight: dict[str, float] | None = None
+    weight_column: tuple[str, float] | None = None
 
     @property
     def m(self) -> int:
@@ -143,6 +148,10 @@ class Audit:
     def to_dict(self) -> dict[str, Any]:
         """The audit as JSON-able values (shapes as lists); a table's ``inputs`` too."""
         table = {"inputs": self.inputs} if self.inputs else {}
+        if self.class_weight is not None:
+            table["class_weight"] = self.class_weight
+        if self.weight_column is not None:
+            table["weight_column"] = {"name": self.weight_column[0], "sum": self.weight_column[1]}
         return {
             **table,
             "layers": list(self.layers),
@@ -288,7 +297,11 @@ def audit_config(cfg: Config) -> Audit:
         streamed=cfg.data.stream,
         itemsize=np.dtype(cfg.train.dtype).itemsize,
     )
-    return audit(
+    class_weight, _ = effective_weights(cfg, dataset)
+    column = None
+    if dataset.weights is not None:
+        column = (cfg.data.weight, float(dataset.weights.sum()))
+    report = audit(
         layers,
         dataset.X_train.shape,
         dataset.Y_train.shape,
@@ -300,3 +313,4 @@ def audit_config(cfg: Config) -> Audit:
         inputs=table_inputs(dataset.preprocessing),
         mismatch_inputs=dataset.inputs,
     )
+    return replace(report, class_weight=class_weight, weight_column=column)

@@ -90,6 +90,8 @@ def _evaluate(
         AL, Y_out = ZL[0], Y[0]
     metrics["model"] = str(model.path)
     metrics["data"] = data
+    if model.class_weight is not None:  # what it was trained with (issue 18)
+        metrics["class_weight"] = model.class_weight
     return Evaluation(metrics, Y_out, AL, X, data)
 
 

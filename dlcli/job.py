@@ -27,13 +27,14 @@ from dlcli.data.load import load as load_data
 from dlcli.data.tables import unscale_target
 from dlcli.errors import ConfigError, DivergedError, WriteError
 from dlcli.fileio import write_text
-from dlcli.metrics import regression_metrics
+from dlcli.metrics import label_balanced_accuracy, regression_metrics
 from dlcli.model import network
 from dlcli.runlock import lock_run
 from dlcli.training.loop import train
 from dlcli.training.measure import accuracy
 from dlcli.training.plan import Options, init_note, iterations_of, options_from, resolve_engine
 from dlcli.training.state import Callback, StopTraining, TrainResult, TrainState
+from dlcli.training.weights import effective_weights
 
 
 def config_changes(cfg: Config, run_dir: Path) -> list[str]:
@@ -42,12 +43,14 @@ def config_changes(cfg: Config, run_dir: Path) -> list[str]:
     added since the run was made compare as their defaults."""
     path = run_dir / runs.CONFIG
     saved = validate(yaml.safe_load(path.read_text()), str(path)).to_dict()
+    # Keys left out at their defaults (to_dict) count on either side: a key set then and
+    # not now, such as train.class_weight, is a change too.
     return [
-        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {value!r}"
+        f"{section}.{key}: {saved.get(section, {}).get(key)!r} -> {values.get(key)!r}"
         for section, values in cfg.to_dict().items()
         if section != "output"
-        for key, value in values.items()
-        if saved.get(section, {}).get(key) != value
+        for key in [*values, *(k for k in saved.get(section, {}) if k not in values)]
+        if saved.get(section, {}).get(key) != values.get(key)
     ]
 
 
@@ -176,12 +179,21 @@ def _split_metrics(
     units), of ``params`` on one split (X (n_x, m), Y (n_y, m))."""
     hidden, output = cfg.model.hidden_activation, cfg.model.output_activation
     if output != "linear":
-        return {f"{split}_accuracy": accuracy(X, Y, params, hidden, output)}
+        return {
+            f"{split}_accuracy": accuracy(X, Y, params, hidden, output),
+            f"{split}_balanced_accuracy": _balanced_accuracy(cfg, X, Y, params),
+        }
     AL, _ = network.forward(X, params, hidden, output)
     if dataset.preprocessing["kind"] == "table":  # in the table's own units
         AL, Y = (unscale_target(dataset.preprocessing, a) for a in (AL, Y))
     found = regression_metrics(Y, AL)
     return {f"{split}_{k}": found[k] for k in ("mse", "mae", "r2")}
+
+
+def _balanced_accuracy(cfg: Config, X: np.ndarray, Y: np.ndarray, params: network.Params) -> float:
+    """The mean per-class recall of a classifier on X (n_x, m), Y (n_y, m) (issue 18)."""
+    AL, _ = network.forward(X, params, cfg.model.hidden_activation, cfg.model.output_activation)
+    return label_balanced_accuracy(AL, Y, cfg.model.output_activation)
 
 
 def _metrics(
@@ -222,6 +234,10 @@ def _metrics(
         if split == "train" and result.final_accuracy is not None:
             # Found in train()'s final pass over X (or the streamed file), with the final cost.
             metrics["train_accuracy"] = result.final_accuracy
+            if isinstance(X_s, np.ndarray):  # a streamed file is not read again for it
+                metrics["train_balanced_accuracy"] = _balanced_accuracy(
+                    cfg, X_s, Y_s, result.params
+                )
         else:
             metrics |= _split_metrics(cfg, dataset, split, X_s, Y_s, result.params)
         if split != "train":
@@ -287,6 +303,9 @@ def _run(
 ) -> tuple[Path, dict[str, Any]]:
     """:func:`run`'s work, with the run directory's lock kept in ``held``."""
     dataset, X, Y, digest = _training_data(cfg)
+    class_weight, weights = effective_weights(cfg, dataset, X.dtype)
+    if weights is not None:  # a resume on other weights is refused as on other data
+        digest = (digest[0], hashlib.sha256(digest[1].encode() + weights.tobytes()).hexdigest())
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
     # Refuses an impossible engine before the run directory exists (train() decides auto).
@@ -307,6 +326,8 @@ def _run(
         run_dir, params = _new_run(cfg, name, out, dataset, force, held)
     held.push(partial(_name_run_dir, run_dir))
     meta = runs.model_meta(cfg, dataset)
+    if class_weight is not None:  # the effective weights, for evaluate (issue 18)
+        meta["class_weight"] = class_weight
     validation = None
     if dataset.X_val is not None:
         dtype = np.dtype(cfg.train.dtype)
@@ -334,6 +355,7 @@ def _run(
             ),
             checkpoint_every=cfg.train.checkpoint_every,
             resume=state,
+            weights=weights,
         )
     except StopTraining as stop:
         stop.run_dir, stop.total = run_dir, iterations

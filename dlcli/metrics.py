@@ -53,6 +53,30 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
 
 
+def balanced_accuracy(cm: np.ndarray | list[list[int]]) -> float:
+    """The mean of the per-class recalls (true examples of class k predicted k / true
+    examples of class k), over the classes that have a true example, as scikit-learn's
+    ``balanced_accuracy_score``: every class counts the same however rare it is.
+
+    Parameters
+    ----------
+    cm : array-like of shape (K, K), a :func:`confusion_matrix` (rows true, columns predicted)
+    """
+    cm = np.asarray(cm)
+    support = cm.sum(axis=1)  # (K,)
+    present = support > 0
+    return float(np.mean(np.diag(cm)[present] / support[present]))
+
+
+def label_balanced_accuracy(AL: np.ndarray, Y: np.ndarray, output: str) -> float:
+    """:func:`balanced_accuracy` of a classifier's output AL (n[L], m) against Y: 0/1
+    labels (1, m) for sigmoid, one-hot columns (K, m) for softmax."""
+    predicted = labels_of(AL, output)
+    truth = labels_of(Y, "softmax") if output == "softmax" else Y
+    K = Y.shape[0] if output == "softmax" else 2
+    return balanced_accuracy(confusion_matrix(truth, predicted, K))
+
+
 def classification_metrics(Y: np.ndarray, ZL: np.ndarray, threshold: float = 0.5) -> dict[str, Any]:
     """Accuracy, precision, recall, F1, confusion matrix and log-loss of a sigmoid output.
 
@@ -76,6 +100,7 @@ def classification_metrics(Y: np.ndarray, ZL: np.ndarray, threshold: float = 0.5
     recall = _ratio(tp, tp + fn)
     return {
         "accuracy": _ratio(tp + tn, m),
+        "balanced_accuracy": balanced_accuracy([[tn, fp], [fn, tp]]),
         "precision": precision,
         "recall": recall,
         "f1": _ratio(2 * precision * recall, precision + recall),
@@ -124,6 +149,7 @@ def softmax_metrics(Y: np.ndarray, ZL: np.ndarray, classes: Sequence[str]) -> di
     m = int(labels.size)
     return {
         "accuracy": _ratio(int(np.trace(cm)), m),
+        "balanced_accuracy": balanced_accuracy(cm),
         "macro_precision": float(np.mean([c["precision"] for c in per_class])),
         "macro_recall": float(np.mean([c["recall"] for c in per_class])),
         "macro_f1": float(np.mean([c["f1"] for c in per_class])),

@@ -41,6 +41,8 @@ class Model:
         (named CSV columns, standardized; the network predicts the standardized target), or
         a table's per-column form (``"columns"``, ``"task"``, ... see :mod:`dlcli.data.encode`)
     config : the resolved config it was trained with, if the file holds it
+    class_weight : the weight of each class it was trained with (``train.class_weight``),
+        if any
     """
 
     path: Path
@@ -50,6 +52,7 @@ class Model:
     classes: tuple[str, ...]
     preprocessing: dict[str, Any]
     config: dict[str, Any] | None = None
+    class_weight: dict[str, float] | None = None
 
     @property
     def n_x(self) -> int:
@@ -133,7 +136,8 @@ def load_model(
     classes = meta["classes"]
     _check_classes(classes, output, n_y, where)
     config = meta.get("config") if isinstance(meta.get("config"), dict) else None
-    return Model(path, params, hidden, output, tuple(map(str, classes)), prep, config)
+    weights = meta.get("class_weight") if isinstance(meta.get("class_weight"), dict) else None
+    return Model(path, params, hidden, output, tuple(map(str, classes)), prep, config, weights)
 
 
 def _check_meta_keys(meta: dict[str, Any], where: str) -> None:

@@ -16,7 +16,7 @@ PREFIX = "dlcli: config error: "
 ALLOWED_TRAIN = (
     "learning_rate, iterations, log_every, dtype, engine, checkpoint_every, epochs, "
     "batch_size, optimizer, beta, beta1, beta2, epsilon, lr_decay, lr_decay_every, l2, seed, "
-    "early_stopping, shuffle"
+    "early_stopping, shuffle, class_weight"
 )
 
 # Four mistakes in three sections: a check between keys (data.stream needs a course file),

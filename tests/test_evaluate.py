@@ -132,6 +132,7 @@ def test_evaluate_cat_model_on_its_test_set(
     assert set(metrics) == {
         "accuracy", "precision", "recall", "f1", "confusion_matrix", "log_loss", "examples",
         "threshold", "classes", "positive_class", "model", "data",
+        "balanced_accuracy",  # issue 18
     }  # fmt: skip
     assert metrics["model"] == str((in_tmp / run_dir / "params.h5").resolve())
     assert metrics["data"] == [str(cat_files[1])]

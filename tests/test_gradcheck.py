@@ -149,8 +149,8 @@ def _plant(bug: Callable[[network.Params, int], None]):
     """A backward pass with ``bug`` applied to the real one's gradients."""
     real = network.backward
 
-    def backward(AL, Y, caches, params, hidden, dW1=True, masks=None):
-        grads = real(AL, Y, caches, params, hidden, dW1, masks)
+    def backward(AL, Y, caches, params, hidden, dW1=True, masks=None, w=None):
+        grads = real(AL, Y, caches, params, hidden, dW1, masks, w)
         bug(grads, Y.shape[1])
         return grads
 
@@ -349,7 +349,7 @@ def test_impossible_options_are_refused(option: str, kwargs: dict) -> None:
 @extended_only
 def test_the_battery_covers_every_activation_output_and_depth_and_passes() -> None:
     cases = gc.run_battery()
-    assert len(cases) == 5 * 3 * 4 + 5 * 4
+    assert len(cases) == 5 * 3 * 4 + 5 * 4 + 5 * 3  # + the weighted cases (issue 18)
     plain = [c for c in cases if c.l2 == 0 and c.keep_prob == 1]
     assert len(plain) == 5 * 3 * 4
     assert {(c.hidden, c.output, len(c.layers) - 2) for c in plain} == {
@@ -457,9 +457,9 @@ def test_cli_battery_table_and_exit_0() -> None:
                 assert any(f"{hidden}-{output}-depth{depth} " in line for line in lines)
         assert any(f"{hidden}-softmax-depth2-l2-dropout " in line for line in lines)
     rows = [line for line in lines if line.startswith("│")]
-    assert len(rows) == 80
+    assert len(rows) == 95
     assert all(line.endswith("│ pass │") for line in rows)
-    assert lines[-1] == "PASS: all 80 cases (threshold 1e-07)"
+    assert lines[-1] == "PASS: all 95 cases (threshold 1e-07)"
 
 
 @extended_only
@@ -467,7 +467,7 @@ def test_cli_battery_json() -> None:
     result = invoke("gradcheck", "--json")
     assert result.exit_code == 0, result.stderr
     cases = json.loads(result.stdout)
-    assert isinstance(cases, list) and len(cases) == 80
+    assert isinstance(cases, list) and len(cases) == 95
     for case in cases:
         assert set(case) == {"case", "passed", "relative_difference", "threshold", "parameters"}
         assert case["passed"] is True

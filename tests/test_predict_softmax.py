@@ -164,6 +164,7 @@ def test_evaluate_tiny_model_by_hand(tiny: Path) -> None:
     assert set(metrics) == {
         "accuracy", "macro_precision", "macro_recall", "macro_f1", "per_class",
         "confusion_matrix", "log_loss", "classes", "examples", "model", "data",
+        "balanced_accuracy",  # issue 18
     }  # fmt: skip
     assert metrics["confusion_matrix"] == CONFUSION
     assert metrics["accuracy"] == 5 / 9

@@ -47,8 +47,9 @@ def evaluate(
         bool,
         typer.Option(
             "--json",
-            help="Print only JSON on stdout: an object with accuracy, precision, recall, f1, "
-            "confusion_matrix, log_loss, examples (softmax: accuracy, macro_precision, "
+            help="Print only JSON on stdout: an object with accuracy, balanced_accuracy, "
+            "precision, recall, f1, confusion_matrix, log_loss, examples (softmax: accuracy, "
+            "balanced_accuracy, macro_precision, "
             "macro_recall, macro_f1, per_class, a K x K confusion_matrix, log_loss, examples; "
             "linear: mse, mae, r2, examples).",
         ),
@@ -56,8 +57,9 @@ def evaluate(
 ) -> None:
     """Measure a trained model on a data set (by default its own test set).
 
-    Shows accuracy, precision, recall and F1 of the second class (e.g. cat), the confusion
-    matrix, log-loss and the example count. A softmax model over K classes: accuracy,
+    Shows accuracy, balanced accuracy (the mean of the per-class recalls), precision, recall
+    and F1 of the second class (e.g. cat), the confusion matrix, log-loss and the example
+    count. A softmax model over K classes: accuracy,
     precision, recall and F1 of every class and their macro averages (unweighted means over
     the classes), the K x K confusion matrix (rows true, columns predicted) and the
     categorical cross-entropy. A linear-output model: mean squared error, mean absolute error

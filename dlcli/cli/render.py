@@ -55,6 +55,7 @@ def metrics_table(metrics: dict) -> Table:
         "final_cost",
         "train_accuracy",
         "test_accuracy",
+        "test_balanced_accuracy",
         "iterations",
         "train_seconds",
         "engine",
@@ -109,6 +110,12 @@ def _audit_totals(report: Audit) -> tuple[Table, list[str]]:
         totals.add_row("data", Text(f"MISMATCH: {report.mismatch}", style="bold red"))
     if report.inputs:  # a table's columns: nobody should count one-hot inputs by hand
         totals.add_row("inputs", f"n_x = {report.X[0]}: {report.inputs}")
+    if report.class_weight is not None:  # the effective weights training uses (issue 18)
+        weights = ", ".join(f"{k} {v:.6g}" for k, v in report.class_weight.items())
+        totals.add_row("class weights", weights)
+    if report.weight_column is not None:
+        name, total = report.weight_column
+        totals.add_row("example weights", f"column {name!r}, sum {total:.6g} over m = {report.m}")
     totals.add_row("parameters", f"{report.parameters:,}")
     flops = report.flops
     gflop = _scaled(flops.total, 1000, ("FLOP", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP"))
@@ -302,6 +309,9 @@ def evaluation_report(metrics: dict, mislabeled: Path | None) -> list[Renderable
     table.add_column(style="bold")
     table.add_column(justify="right")
     items: list[RenderableType] = [header, table]
+    if "class_weight" in metrics:
+        weights = ", ".join(f"{k} {v:.4g}" for k, v in metrics["class_weight"].items())
+        items.insert(1, Text(f"trained with class weights: {weights}"))
     if "macro_f1" in metrics:
         rows, tables = _softmax_evaluation(metrics)
         for row in rows:
@@ -323,6 +333,10 @@ def evaluation_report(metrics: dict, mislabeled: Path | None) -> list[Renderable
     return items
 
 
+def _ratio(numerator: int, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
+
+
 def _binary_evaluation(
     metrics: dict, table: Table, mislabeled: Path | None
 ) -> list[RenderableType]:
@@ -333,6 +347,13 @@ def _binary_evaluation(
     table.add_row(
         "accuracy", f"{100 * metrics['accuracy']:.2f} % ({tp + tn}/{metrics['examples']})"
     )
+    if "balanced_accuracy" in metrics:  # mean of the two recalls (issue 18)
+        recalls = (
+            f"recall {negative} {_ratio(tn, tn + fp):.4f}, {positive} {_ratio(tp, tp + fn):.4f}"
+        )
+        table.add_row(
+            "balanced accuracy", f"{100 * metrics['balanced_accuracy']:.2f} % ({recalls})"
+        )
     table.add_row(f"precision ({positive})", f"{metrics['precision']:.4f}")
     table.add_row(f"recall ({positive})", f"{metrics['recall']:.4f}")
     table.add_row(f"f1 ({positive})", f"{metrics['f1']:.4f}")
@@ -361,6 +382,7 @@ def _softmax_evaluation(metrics: dict) -> tuple[list[tuple[str, str]], list[Rend
         ("examples", str(m)),
         ("classes", str(len(classes))),
         ("accuracy", f"{100 * metrics['accuracy']:.2f} % ({right}/{m})"),
+        ("balanced accuracy", f"{100 * metrics['balanced_accuracy']:.2f} % (mean recall)"),
         ("macro precision", f"{metrics['macro_precision']:.4f}"),
         ("macro recall", f"{metrics['macro_recall']:.4f}"),
         ("macro f1", f"{metrics['macro_f1']:.4f}"),

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from dlcli.config.crosscheck import cross_check
+from dlcli.config.weights import class_weight_setting, weights_problem
 from dlcli.model.network import INIT_RULES
 
 Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
@@ -50,7 +51,7 @@ class GenerateConfig(_Section):
 
 
 #: data keys for tables that the resolved config leaves out at their defaults.
-TABLE_KEYS = ("classes", "categorical", "missing", "unknown_category")
+TABLE_KEYS = ("classes", "categorical", "missing", "unknown_category", "weight")
 
 
 class DataConfig(_Section):
@@ -68,6 +69,7 @@ class DataConfig(_Section):
     categorical: list[str] | None = None
     missing: Literal["error", "drop", "mean"] = "error"
     unknown_category: Literal["error", "zeros"] = "error"
+    weight: str | None = None  # a CSV table's column of example weights (issue 18)
 
     @field_validator("generate", mode="before")
     @classmethod
@@ -218,6 +220,12 @@ class TrainConfig(_Section):
     seed: Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)] = 1
     early_stopping: EarlyStoppingConfig | None = None
     shuffle: Literal["examples", "blocks"] = "examples"
+    class_weight: str | dict[str, float] | None = None
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, value: Any) -> Any:
+        return class_weight_setting(value)
 
 
 class OutputConfig(_Section):
@@ -250,6 +258,11 @@ class Config(_Section):
                 "train.early_stopping watches the validation cost: set data.validation_fraction "
                 "(e.g. 0.2) or data.validation (a file)"
             )
+        return self
+
+    @cross_check
+    def _weights_fit(self) -> Config:
+        weights_problem(self)
         return self
 
     @cross_check
@@ -296,6 +309,8 @@ class Config(_Section):
         for key in TABLE_KEYS:
             if resolved["data"][key] == DataConfig.model_fields[key].default:
                 del resolved["data"][key]
+        if self.train.class_weight is None:  # as TABLE_KEYS: left out at its default
+            del resolved["train"]["class_weight"]
         if self.data.stream:  # streaming reads blocks: say so, as the run does
             resolved["train"]["shuffle"] = "blocks"
         return resolved

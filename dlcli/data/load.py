@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.data import encode, tablecheck
+from dlcli.data import encode, tablecheck, weights
 from dlcli.data.course import CourseFile, read_course_file
 from dlcli.data.csvread import CsvTable, read_csv
 from dlcli.data.generated import FLOWER_CLASSES, churn, flower, housing, spiral, spiral_classes
@@ -49,6 +49,7 @@ class Dataset:
     Y_val: np.ndarray | None = None
     dropped_rows: int = 0  # rows of a table left out by data.missing: drop
     digest: str | None = None
+    weights: np.ndarray | None = None  # (1, m): data.weight of the training examples
 
     @property
     def n_x(self) -> int:
@@ -214,7 +215,12 @@ def _table_spec(data_cfg: Any, output: str, table: CsvTable, where: str) -> enco
     target = data_cfg.target
     if target is None and data_cfg.generate is not None:
         target = GENERATED_TARGETS.get(data_cfg.generate.name)
-    features = pick_features(table.header, target, data_cfg.features, where)
+    weight, features = data_cfg.weight, data_cfg.features
+    if weight is not None and features is None:  # every column but the target and weight
+        features = [n for n in table.header if n not in (target, weight)]
+    features = pick_features(table.header, target, features, where)
+    if weight is not None:
+        weights.check_column(table, weight, target, features)
     for name in data_cfg.categorical or ():
         if name not in features:
             raise DataError(
@@ -284,6 +290,9 @@ def _from_tables(
     index = split_off(index, data_cfg.validation_fraction, data_cfg.split_seed + 1, "validation")
     train_rows = index.X_train[0]
     prep, X, Y = encode.fit_transform(train, train_rows, spec, kind, classes)
+    w = None
+    if data_cfg.weight is not None:
+        w = weights.sample_weights(train, rows["train"], train_rows, data_cfg.weight)
     parts: dict[str, np.ndarray | None] = {"X_train": X, "Y_train": Y}
     for split, key in (("test", "test"), ("val", "validation")):
         table, part = tables.get(key), rows.get(key)
@@ -295,7 +304,12 @@ def _from_tables(
             X, Y = encode.transform(prep, table, part, target=True, classes=classes)
         parts[f"X_{split}"], parts[f"Y_{split}"] = X, Y
     return Dataset(
-        classes=classes, preprocessing=prep, sources=sources, dropped_rows=dropped, **parts
+        classes=classes,
+        preprocessing=prep,
+        sources=sources,
+        dropped_rows=dropped,
+        weights=w,
+        **parts,
     )
 
 

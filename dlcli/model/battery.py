@@ -25,6 +25,13 @@ BATTERY_OPTIONS = (
     ("softmax", 2, 0.7, 0.7),
     ("linear", 3, 0.7, 0.7),
 )
+# Weighted training's cases (issue 18), for every hidden activation: (output, depth, l2,
+# keep_prob); their example weights are drawn after the masks (run_battery).
+BATTERY_WEIGHTED = (
+    ("sigmoid", 2, 0.0, 0.7),
+    ("softmax", 2, 0.7, 0.7),
+    ("linear", 3, 0.7, 0.7),
+)
 
 
 def battery_network(
@@ -81,18 +88,22 @@ class CaseSpec(NamedTuple):
     depth: int
     l2: float = 0.0
     keep_prob: float = 1.0
+    weighted: bool = False
 
     @property
     def name(self) -> str:
-        """``tanh-sigmoid-depth2``, with ``-l2`` and ``-dropout`` for the training options."""
+        """``tanh-sigmoid-depth2``, with ``-l2``, ``-dropout`` and ``-weighted`` for the
+        training options."""
         options = "-l2" * bool(self.l2) + "-dropout" * (self.keep_prob < 1)
+        options += "-weighted" * self.weighted
         return f"{self.hidden}-{self.output}-depth{self.depth}{options}"
 
 
 def battery_cases() -> list[CaseSpec]:
     """Every hidden activation with each output (sigmoid, linear, then softmax), 1 to 4
     hidden layers, then the training options as :data:`BATTERY_OPTIONS` lists them, for
-    every hidden activation. New cases go at the end, so a case keeps its index."""
+    every hidden activation, then weighted training's (:data:`BATTERY_WEIGHTED`). New cases
+    go at the end, so a case keeps its index."""
     plain = [
         CaseSpec(hidden, output, depth)
         for outputs in (BATTERY_OUTPUTS, ("softmax",))
@@ -101,4 +112,9 @@ def battery_cases() -> list[CaseSpec]:
         for depth in BATTERY_DEPTHS
     ]
     options = [CaseSpec(hidden, *case) for hidden in BATTERY_HIDDEN for case in BATTERY_OPTIONS]
-    return plain + options
+    weighted = [
+        CaseSpec(hidden, *case, weighted=True)
+        for hidden in BATTERY_HIDDEN
+        for case in BATTERY_WEIGHTED
+    ]
+    return plain + options + weighted

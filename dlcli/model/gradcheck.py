@@ -158,21 +158,26 @@ def check_options(
         raise DlcliError(f"--seed: must be an integer >= 0, found {seed}")
 
 
-def _total_cost(ZL: np.ndarray, Y: np.ndarray, output: str) -> np.generic:
+def _total_cost(
+    ZL: np.ndarray, Y: np.ndarray, output: str, w: np.ndarray | None = None
+) -> np.generic:
     """:func:`network.cost` in the dtype of ZL, not rounded to a Python float.
 
-    The same formulas as ``network.COSTS`` (tests hold them equal in float64); kept here
-    because rounding J to float64 would undo the extended-precision reference.
+    The same formulas as ``network.COSTS`` and :func:`dlcli.model.weighting.cost` (tests
+    hold them equal in float64); kept here because rounding J to float64 would undo the
+    extended-precision reference. With example weights ``w`` (1, m), each example's loss
+    is weighted by w_i / sum w instead of 1 / m.
     """
-    m = Y.shape[1]
+    m = Y.shape[1] if w is None else np.sum(w)
+    w = 1 if w is None else w
     if output == "sigmoid":
-        return np.sum(np.logaddexp(0, ZL) - Y * ZL) / m
+        return np.sum((np.logaddexp(0, ZL) - Y * ZL) * w) / m
     if output == "linear":
-        return np.sum((ZL - Y) ** 2) / (2 * m)
+        return np.sum((ZL - Y) ** 2 * w) / (2 * m)
     if output == "softmax":
         shifted = ZL - ZL.max(axis=0, keepdims=True)
         log_softmax = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))
-        return -np.sum(Y * log_softmax) / m
+        return -np.sum(Y * log_softmax * w) / m
     raise ValueError(f"no cost for output activation {output!r}; known: {sorted(network.COSTS)}")
 
 
@@ -201,6 +206,7 @@ def check_gradients(
     reference_dtype: np.dtype | type | None = None,
     lambd: float = 0.0,
     masks: dict[int, np.ndarray] | None = None,
+    weights: np.ndarray | None = None,
 ) -> GradCheck:
     """Check :func:`network.backward` against centered differences of the cost.
 
@@ -223,6 +229,9 @@ def check_gradients(
     masks : dict of hidden layer l -> ndarray of shape (n[l], m), optional
         Fixed inverted-dropout masks (see :func:`network.dropout_masks`), the same on both
         sides: with a fixed mask the network is an ordinary function of theta
+    weights : ndarray of shape (1, m), optional
+        Example weights: J = sum w_i L_i / sum w_i, and the analytic side's
+        dZ[L] = (AL - Y) w / sum w (L2 keeps its lambda / (2m))
 
     Returns
     -------
@@ -234,7 +243,8 @@ def check_gradients(
     names = param_names(network.n_layers(params))
     params64 = {name: np.asarray(params[name], dtype=np.float64) for name in names}
     X64, Y64 = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    cost = _Cost(X64, Y64, hidden, output, lambd, masks)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    cost = _Cost(X64, Y64, hidden, output, lambd, masks, w)
     grads = _analytic_gradients(cost, params64)
     numeric_side = _NumericSide.at(cost, params64, reference)
 
@@ -287,6 +297,7 @@ class _Cost:
     Y : ndarray of shape (n[L], m)
     lambd : the L2 penalty's lambda (0: none)
     masks : dict of hidden layer l -> ndarray of shape (n[l], m), fixed dropout masks, or None
+    w : ndarray of shape (1, m), example weights, or None
     """
 
     X: np.ndarray
@@ -295,10 +306,12 @@ class _Cost:
     output: str
     lambd: float
     masks: dict[int, np.ndarray] | None
+    w: np.ndarray | None = None
 
     def astype(self, dtype: np.dtype) -> _Cost:
         masks = {l: np.asarray(D).astype(dtype) for l, D in (self.masks or {}).items()}
-        return replace(self, X=self.X.astype(dtype), Y=self.Y.astype(dtype), masks=masks)
+        w = None if self.w is None else self.w.astype(dtype)
+        return replace(self, X=self.X.astype(dtype), Y=self.Y.astype(dtype), masks=masks, w=w)
 
 
 def _analytic_gradients(cost: _Cost, params: network.Params) -> dict[str, np.ndarray]:
@@ -321,7 +334,7 @@ def _analytic_gradients(cost: _Cost, params: network.Params) -> dict[str, np.nda
     """
     m, masks = cost.X.shape[1], cost.masks
     AL, caches = network.forward(cost.X, params, cost.hidden, cost.output, masks=masks)
-    grads = network.backward(AL, cost.Y, caches, params, cost.hidden, masks=masks)
+    grads = network.backward(AL, cost.Y, caches, params, cost.hidden, masks=masks, w=cost.w)
     if cost.lambd:
         grads |= {
             f"d{k}": grads[f"d{k}"] + cost.lambd / m * v for k, v in params.items() if k[0] == "W"
@@ -386,7 +399,7 @@ class _NumericSide:
         def evaluate() -> tuple[np.generic, list[np.ndarray]]:
             _, cs = network.forward(A_prev, suffix, cost.hidden, cost.output, masks=suffix_masks)
             signs = [Z > 0 for _, Z, _ in cs[:-1]] if kinked else []
-            J = _total_cost(cs[-1][1], cost.Y, cost.output)
+            J = _total_cost(cs[-1][1], cost.Y, cost.output, cost.w)
             return (J + _l2_penalty(self.P, cost.lambd, m) if cost.lambd else J), signs
 
         numeric = np.empty(len(positions))
@@ -441,7 +454,8 @@ def run_battery(
 ) -> list[BatteryCase]:
     """Check every case of :func:`dlcli.model.battery.battery_cases` (every hidden
     activation with each output (sigmoid, linear, then softmax), 1 to 4 hidden layers, then
-    the training options: L2 (``-l2``) and fixed dropout masks (``-dropout``)); float64.
+    the training options: L2 (``-l2``) and fixed dropout masks (``-dropout``), then example
+    weights (``-weighted``: uniform in [0.1, 3) with the first example's weight 0)); float64.
 
     Case k draws its network and data (and then its masks) from ``default_rng([seed, k])``,
     and new cases are appended, so a case does not change when another is added. Every
@@ -457,6 +471,10 @@ def run_battery(
             if case.keep_prob < 1
             else None
         )
+        weights = None
+        if case.weighted:  # a zero weight too: that example must drop out of J and grads
+            weights = rng.uniform(0.1, 3.0, size=(1, X.shape[1]))
+            weights[0, 0] = 0.0
         result = check_gradients(
             X,
             Y,
@@ -468,6 +486,7 @@ def run_battery(
             reference_dtype=reference_dtype,
             lambd=case.l2,
             masks=masks,
+            weights=weights,
         )
         cases.append(
             BatteryCase(

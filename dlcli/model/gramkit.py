@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dlcli.model import weighting
+
 Params = dict[str, np.ndarray]
 Caches = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
@@ -96,7 +98,13 @@ class PlainStep:
         return AL, self.caches
 
     def step(
-        self, AL: np.ndarray, Y: np.ndarray, C: np.ndarray, params: Params, lr: float
+        self,
+        AL: np.ndarray,
+        Y: np.ndarray,
+        C: np.ndarray,
+        params: Params,
+        lr: float,
+        w: np.ndarray | None = None,
     ) -> Params:
         """network.backward_update after :meth:`forward`, layer 1 in the Gram form.
 
@@ -106,6 +114,7 @@ class PlainStep:
         C : ndarray of shape (n[1], m), before the update
         params : W{l}, b{l} for l = 2..L, before the update (not modified)
         lr : the learning rate
+        w : ndarray of shape (1, m), optional: example weights, lr dZ[L] = (AL - Y) w (lr / sum w)
 
         Returns
         -------
@@ -113,7 +122,11 @@ class PlainStep:
         """
         dZ = self.dZL
         np.subtract(AL, Y, out=dZ)  # dZ[L] = AL - Y for sigmoid with cross-entropy
-        np.multiply(dZ, lr / Y.shape[1], out=dZ)  # lr dZ[L], (n[L], m)
+        if w is None:
+            np.multiply(dZ, lr / Y.shape[1], out=dZ)  # lr dZ[L], (n[L], m)
+        else:  # weighting.dZ_L's operations, in place
+            np.multiply(dZ, w, out=dZ)
+            np.multiply(dZ, lr / weighting.total(w), out=dZ)
         new: Params = {}
         for W, b, A_prev, A_prev_T, lr_dW, dA_prev, sign in self.layers:
             W_old = params[W]

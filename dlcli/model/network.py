@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from dlcli.model import weighting
 from dlcli.model.activations import ACTIVATIONS
 
 Params = dict[str, np.ndarray]
@@ -218,8 +219,12 @@ def l2_cost(params: Params, lambd: float, m: int) -> float:
     )
 
 
-def cost(ZL: np.ndarray, Y: np.ndarray, output: str) -> float:
-    """The cost paired with the output activation, averaged over the m examples."""
+def cost(ZL: np.ndarray, Y: np.ndarray, output: str, w: np.ndarray | None = None) -> float:
+    """The cost paired with the output activation, averaged over the m examples, or with
+    example weights ``w`` (1, m) their weighted mean sum w_i L_i / sum w_i
+    (:func:`dlcli.model.weighting.cost`)."""
+    if w is not None:
+        return weighting.cost(ZL, Y, output, w)
     return COSTS[output](ZL, Y)
 
 
@@ -231,6 +236,7 @@ def backward(
     hidden: str,
     dW1: bool = True,
     masks: dict[int, np.ndarray] | None = None,
+    w: np.ndarray | None = None,
 ) -> Params:
     """Backward propagation.
 
@@ -246,6 +252,8 @@ def backward(
         ``dZ1`` (n[1], m) in place of dW1 and db1: the Gram engine updates layer 1 through
         dZ1 alone.
     masks : the dropout masks the forward pass used, if any
+    w : ndarray of shape (1, m), optional
+        Example weights: dZ[L] = (AL - Y) w / sum w (:func:`dlcli.model.weighting.dZ_L`).
 
     Returns
     -------
@@ -256,7 +264,7 @@ def backward(
     grads: Params = {}
     # Holds for every output/cost pair: sigmoid with cross-entropy, softmax with categorical
     # cross-entropy, and linear with J = 1/(2m) sum (AL - Y)^2. The 1/m is folded in here, once.
-    dZ = (AL - Y) / m  # (n[L], m)
+    dZ = (AL - Y) / m if w is None else weighting.dZ_L(AL, Y, w)  # (n[L], m)
     g_backward = ACTIVATIONS[hidden][1]
     for l in range(L, 0, -1):
         A_prev = caches[l - 1][0]
@@ -292,6 +300,7 @@ def backward_update(
     learning_rate: float,
     dW1: bool = True,
     masks: dict[int, np.ndarray] | None = None,
+    w: np.ndarray | None = None,
 ) -> Params:
     """:func:`backward` followed by :func:`update`, each layer updated as soon as its
     gradients are known.
@@ -303,7 +312,7 @@ def backward_update(
 
     Parameters
     ----------
-    AL, Y, caches, params, hidden, masks : as for :func:`backward`
+    AL, Y, caches, params, hidden, masks, w : as for :func:`backward`
     learning_rate : float
     dW1 : bool
         False leaves layer 1 to the caller (the Gram engine) and returns lr dZ1 (n[1], m)
@@ -316,7 +325,10 @@ def backward_update(
     L = len(caches)
     m = Y.shape[1]
     new: Params = {}
-    dZ = (AL - Y) * (learning_rate / m)  # lr dZ[L], (n[L], m)
+    if w is None:
+        dZ = (AL - Y) * (learning_rate / m)  # lr dZ[L], (n[L], m)
+    else:
+        dZ = weighting.dZ_L(AL, Y, w, learning_rate)
     g_backward = ACTIVATIONS[hidden][1]
     for l in range(L, 0, -1):
         if l == 1 and not dW1:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from dlcli import sysinfo
+from dlcli.errors import ConfigError
 from dlcli.model import network
 from dlcli.training.plan import Options
 
@@ -26,6 +27,8 @@ class Batches:
     opts : batch_size (None: the full batch), shuffle, keep_prob
     rng : the generator of shuffles and dropout masks
     perm : the epoch's shuffle saved in a checkpoint, or None
+    w : ndarray of shape (1, m), the example weights, or None; each pick sets ``wb``, the
+        batch's (the same columns as its Yb)
     """
 
     def __init__(
@@ -35,8 +38,10 @@ class Batches:
         opts: Options,
         rng: np.random.Generator,
         perm: np.ndarray | None = None,
+        w: np.ndarray | None = None,
     ) -> None:
         self.X, self.Y, self.opts, self.rng, self.perm = X, Y, opts, rng, perm
+        self.w, self.wb = w, w
         self.m = X.shape[1]
         self.size = self.m if opts.batch_size is None else min(opts.batch_size, self.m)
         self.per_epoch = -(-self.m // self.size)
@@ -62,13 +67,32 @@ class Batches:
             begin = int(self.perm[k]) * size
             end = min(begin + size, m)
             Xb = X.columns(begin, end) if self.streamed else X[:, begin:end].copy()
+            self.wb = None if self.w is None else self.w[:, begin:end]
             return epoch, Xb, Y[:, begin:end]
         if size < m:
             if k == 0:
                 self.perm = self.rng.permutation(m)
             idx = self.perm[k * size : (k + 1) * size]
+            self.wb = None if self.w is None else self.w[:, idx]
             return epoch, self._gather(idx), Y[:, idx]
         return epoch, *((X.columns(0, m), Y) if self.streamed else (X, Y))
+
+    def batch_weights(self, i: int) -> np.ndarray | None:
+        """The example weights (1, size) of the batch the last :meth:`pick` (of iteration i)
+        returned, or None.
+
+        Raises
+        ------
+        ConfigError
+            When they are all 0: that batch's weighted mean cost would be 0/0.
+        """
+        if self.wb is not None and not self.wb.any():
+            raise ConfigError(
+                f"train.batch_size: the batch of iteration {i} holds only examples of weight 0 "
+                f"(sum w = 0 over its {self.wb.shape[1]} examples), so its weighted mean cost "
+                "is 0/0; use a larger train.batch_size or give fewer examples weight 0"
+            )
+        return self.wb
 
     def _gather(self, idx: np.ndarray) -> np.ndarray:
         """X[:, idx], (n_x, len(idx)), as the transpose of a reused (len(idx), n_x) buffer.

@@ -47,6 +47,9 @@ class Engine:
         )
         # The network's parameters among the state's arrays (for gram: all but W1).
         self.names = {k for k in state if k[0] in "Wb" and k[1:].isdigit()}
+        # The example weights (1, m) of the batch the next step() is of, set by the loop;
+        # None trains the unweighted formulas (dlcli.model.weighting).
+        self.w: np.ndarray | None = None
 
 
 class _Direct(Engine):
@@ -75,11 +78,11 @@ class _Direct(Engine):
     ) -> None:
         if self.opts.plain:  # one pass, new arrays
             self.state = network.backward_update(
-                AL, Y, caches, self.state, self.hidden, lr, masks=masks
+                AL, Y, caches, self.state, self.hidden, lr, masks=masks, w=self.w
             )
             return
         params, opt_state = _split(self.state, self.names)
-        grads = network.backward(AL, Y, caches, params, self.hidden, masks=masks)
+        grads = network.backward(AL, Y, caches, params, self.hidden, masks=masks, w=self.w)
         grads = _with_l2(grads, params, self.opts.l2, Y.shape[1])
         params, opt_state = OPTIMIZERS[self.opts.optimizer][1](
             params, grads, opt_state, lr, self.opts.hyper
@@ -180,7 +183,7 @@ class _Gram(Engine):
             self._gd_step(AL, Y, caches, lr, masks)
             return
         s, opts, m = self.state, self.opts, Y.shape[1]
-        grads = network.backward(AL, Y, caches, s, self.hidden, dW1=False, masks=masks)
+        grads = network.backward(AL, Y, caches, s, self.hidden, dW1=False, masks=masks, w=self.w)
         dZ1 = grads.pop("dZ1")
         if not self.fold:
             grads["db1"] = dZ1.sum(axis=1, keepdims=True)
@@ -206,9 +209,11 @@ class _Gram(Engine):
         before the step stays whole for a divergence to fall back to."""
         s = self.state
         if self.kit is not None and caches is self.kit.caches:
-            self.state = s | self.kit.step(AL, Y, s["C"], s, lr)
+            self.state = s | self.kit.step(AL, Y, s["C"], s, lr, self.w)
             return
-        new = network.backward_update(AL, Y, caches, s, self.hidden, lr, dW1=False, masks=masks)
+        new = network.backward_update(
+            AL, Y, caches, s, self.hidden, lr, dW1=False, masks=masks, w=self.w
+        )
         dZ1 = new.pop("dZ1")  # lr dZ1, (n[1], m)
         new["C"] = s["C"] - dZ1
         if not self.fold:  # a state from before b1 rode in C (an old checkpoint)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcli.model import network
+from dlcli.model import network, weighting
 from dlcli.model.activations import ACTIVATIONS
 from dlcli.training.engines import ENGINES, Engine
 from dlcli.training.plan import Options
@@ -139,18 +139,23 @@ class FastDirect(Engine):
         return network.l2_cost(self.P[0].views, self.opts.l2, m) if self.opts.l2 else 0.0
 
     def _backward(
-        self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, scale: float | None
+        self, AL: np.ndarray, Y: np.ndarray, caches: network.Caches, lr: float | None
     ) -> None:
         """network.backward into the gradient buffer G: dZ[L] = (AL - Y) / m, or, with
-        ``scale`` (plain gradient descent), (AL - Y) * scale as network.backward_update folds
-        lr / m into it; dA0 is never formed."""
+        ``lr`` (plain gradient descent), (AL - Y) * (lr / m) as network.backward_update folds
+        lr / m into it; dA0 is never formed. With example weights ``self.w``, (AL - Y) w
+        and sum w in place of m (weighting.dZ_L)."""
         G, W, work = self.G.views, self.P[0].views, self._workspace(Y.shape[1])
         dZ = np.subtract(AL, Y)  # (n[L], m)
+        m = Y.shape[1]
+        if self.w is not None:
+            dZ *= self.w
+            m = weighting.total(self.w)
         # Holds for every output/cost pair: see network.backward.
-        if scale is not None:  # 0 too: a learning rate of 0 leaves every parameter as it is
-            dZ *= scale
+        if lr is not None:  # 0 too: a learning rate of 0 leaves every parameter as it is
+            dZ *= lr / m
         else:
-            dZ /= Y.shape[1]
+            dZ /= m
         g_backward = ACTIVATIONS[self.hidden][1]
         for l in range(self.L, 0, -1):
             A_prev = caches[l - 1][0]
@@ -171,7 +176,7 @@ class FastDirect(Engine):
         """One update, written into the parameter buffer that is not current, which then
         becomes current; the state dict before the step keeps its arrays."""
         opts, m = self.opts, Y.shape[1]
-        self._backward(AL, Y, caches, lr / m if opts.plain else None)
+        self._backward(AL, Y, caches, lr if opts.plain else None)
         g, T, now, new = self.G.flat, self.T.flat, self.P[0], self.P[1]
         if opts.l2:  # dW + lambda / m W, biases not decayed (engines._with_l2)
             for gW, W, tW in zip(self.G.weights, now.weights, self.T.weights, strict=True):

@@ -74,6 +74,8 @@ class _Loop:
     last_good: tuple[dict[str, np.ndarray], float] | None = None
     #: The training time when the final parameters were formed (before the final cost pass).
     trained_seconds: float = 0.0
+    #: The example weights (1, m) of all of X, or None (unweighted).
+    weights: np.ndarray | None = None
 
     def log_row(
         self, i: int, epoch: int, J: float, validation: tuple[np.ndarray, np.ndarray] | None
@@ -165,7 +167,7 @@ class _Loop:
                 if restored
                 else runner.forward(X, None)
             )
-            final = network.cost(caches[-1][1], Y, runner.output)
+            final = network.cost(caches[-1][1], Y, runner.output, self.weights)
             if runner.output != "linear":  # the same pass gives the training accuracy
                 final_accuracy = label_accuracy(caches[-1][2], Y, runner.output)
         if runner.opts.l2:
@@ -246,6 +248,7 @@ def train(
     checkpoint: Checkpoint | None = None,
     checkpoint_every: int = 0,
     resume: TrainState | None = None,
+    weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Gradient descent, full-batch or in mini-batches, with the chosen update rule.
 
@@ -267,6 +270,11 @@ def train(
     checkpoint : called with a :class:`TrainState` every ``checkpoint_every`` iterations
         (0: never), on :class:`StopTraining`, and at the end
     resume : a state saved by ``checkpoint`` to continue from
+    weights : ndarray of shape (1, m) in the dtype of X, optional
+        Example weights: each batch's cost is sum w_i L_i / sum w_i over the batch's own
+        examples (sum w taken per batch), and the final cost the same over all of X
+        (:mod:`dlcli.model.weighting`); None trains the unweighted formulas. The L2 term
+        keeps its lambda / (2m) with m the batch's number of examples.
 
     Raises
     ------
@@ -284,13 +292,14 @@ def train(
         rng.bit_generator.state = start.rng
     clock = Clock(start.seconds)
     runner = _runner(start.engine, X, start.arrays, hidden, output, opts)
-    batches = Batches(X, Y, opts, rng, start.arrays.get("perm"))
+    batches = Batches(X, Y, opts, rng, start.arrays.get("perm"), weights)
     stopping = None
     if opts.patience is not None:
         stopping = EarlyStopping(opts.patience, opts.restore_best, start.arrays)
     loop = _Loop(
         start.engine, runner, batches, stopping, list(start.log), clock, checkpoint, learning_rate
     )
+    loop.weights = weights
     layers = runner.layers()
     stopped_at = iterations
     # Overflow is detected below and reported as divergence, not as NumPy warnings.
@@ -299,10 +308,11 @@ def train(
             # A stop at iteration i resumes at i, which draws its shuffle and masks again.
             drawn_from = rng.bit_generator.state if batches.draws else None
             epoch, Xb, Yb = batches.pick(i)
+            runner.w = batches.batch_weights(i)
             masks = batches.dropout_masks(layers, Xb.shape[1])
             lr = scheduled_lr(learning_rate, epoch, opts)
             AL, caches = runner.forward(Xb, masks)
-            J = network.cost(caches[-1][1], Yb, output) + runner.penalty(Yb.shape[1])
+            J = network.cost(caches[-1][1], Yb, output, runner.w) + runner.penalty(Yb.shape[1])
             if not math.isfinite(J):
                 raise loop.diverged(J, f"at iteration {i}", caches)
             if callback is not None:
