@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,6 +81,25 @@ class PlotProcess:
         """Return once the child has imported matplotlib (it says so with one byte), or has
         ended (its error is reported by :meth:`png`)."""
         os.read(self._proc.stdout.fileno(), 1)
+
+    def beside(self, one_core: bool) -> AbstractContextManager[Any]:
+        """What training runs in, beside the child.
+
+        ``one_core`` (training whose products are small, as the Gram engine's): BLAS keeps to
+        one thread (threadpoolctl, where installed) and training starts at once, while the
+        child's import goes on on the other core. Otherwise this waits for the import first,
+        as a 2-thread BLAS call would wait for the core the import holds; the same without
+        threadpoolctl.
+        """
+        if one_core:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:
+                pass
+            else:
+                return threadpool_limits(limits=1, user_api="blas")
+        self.wait_ready()
+        return nullcontext()
 
     def begin(self, log: list[dict[str, Any]], learning_rate: float) -> None:
         """Send the log to draw; the child answers in the background (a thread waits on it)."""

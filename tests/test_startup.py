@@ -82,3 +82,31 @@ def test_a_plot_process_not_needed_is_ended() -> None:
     with PlotProcess() as plot:
         child = plot._proc
     assert child.returncode == -9  # killed, and waited for (no zombie)
+
+
+def test_training_beside_the_plot_child_keeps_to_one_blas_thread_then_restores_it() -> None:
+    """The Gram engine's run trains on one BLAS thread while the child imports matplotlib;
+    the limit ends with training, also when training raises."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy  # noqa: F401 - its BLAS must be loaded for threadpoolctl to see it
+
+    def blas_threads() -> list[int]:
+        return [
+            lib["num_threads"]
+            for lib in threadpoolctl.threadpool_info()
+            if lib["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    assert before
+    with PlotProcess() as plot:
+        with plot.beside(one_core=True):
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
+        with pytest.raises(KeyError), plot.beside(one_core=True):
+            raise KeyError("training failed")
+        assert blas_threads() == before
+        with plot.beside(one_core=False):  # waits for the child's import instead
+            assert blas_threads() == before
+        plot.begin([{"iteration": 0, "epoch": 0, "cost": 0.5}], 0.1)
+        assert plot.png()[:8] == b"\x89PNG\r\n\x1a\n"
