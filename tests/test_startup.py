@@ -110,3 +110,18 @@ def test_training_beside_the_plot_child_keeps_to_one_blas_thread_then_restores_i
             assert blas_threads() == before
         plot.begin([{"iteration": 0, "epoch": 0, "cost": 0.5}], 0.1)
         assert plot.png()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_startup_benchmark_table_gives_multiples_of_the_import_baseline() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))  # the benchmarks import each other by name
+    try:
+        import startup
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    times = {startup.BASELINE: [0.30, 0.20, 0.25], "dlcli train": [1.0, 0.5, 0.75]}
+    assert startup.table(times).splitlines() == [
+        "| what | median s | min–max s | x import baseline |",
+        "|---|---:|---:|---:|",
+        f"| {startup.BASELINE} | 0.250 | 0.200–0.300 | 1.00x |",
+        "| dlcli train | 0.750 | 0.500–1.000 | 3.00x |",  # 0.75 / 0.25
+    ]
