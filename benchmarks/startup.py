@@ -79,13 +79,11 @@ def measure(trees: list[Path], rounds: int, cat_dir: Path) -> dict[str, list[flo
 def table(times: dict[str, list[float]]) -> str:
     """Markdown: median, min-max and median / the import baseline's median, per row."""
     base = statistics.median(times[BASELINE])
-    lines = ["| what | median s | min–max s | x import baseline |", "|---|---:|---:|---:|"]
-    for name, values in times.items():
-        median = statistics.median(values)
-        lines.append(
-            f"| {name} | {median:.3f} | {min(values):.3f}–{max(values):.3f} | {median / base:.2f}x |"
-        )
-    return "\n".join(lines)
+    rows = [(name, statistics.median(v), min(v), max(v)) for name, v in times.items()]
+    body = [f"| {n} | {md:.3f} | {lo:.3f}–{hi:.3f} | {md / base:.2f}x |" for n, md, lo, hi in rows]
+    return "\n".join(
+        ["| what | median s | min–max s | x import baseline |", "|---|---:|---:|---:|", *body]
+    )
 
 
 def main() -> None:
