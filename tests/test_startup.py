@@ -85,8 +85,9 @@ def test_a_plot_process_not_needed_is_ended() -> None:
 
 
 def test_training_beside_the_plot_child_keeps_to_one_blas_thread_then_restores_it() -> None:
-    """The Gram engine's run trains on one BLAS thread while the child imports matplotlib;
-    the limit ends with training, also when training raises."""
+    """The Gram engine's run trains on one BLAS thread while the child imports matplotlib,
+    and every run keeps to one while the child draws; each limit ends with its stage, also
+    when it raises."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import numpy  # noqa: F401 - its BLAS must be loaded for threadpoolctl to see it
 
@@ -109,7 +110,13 @@ def test_training_beside_the_plot_child_keeps_to_one_blas_thread_then_restores_i
         with plot.beside(one_core=False):  # waits for the child's import instead
             assert blas_threads() == before
         plot.begin([{"iteration": 0, "epoch": 0, "cost": 0.5}], 0.1)
+        assert blas_threads() == [1] * len(before)  # while the child draws
         assert plot.png()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert blas_threads() == before
+    with PlotProcess() as plot:  # a run that fails after begin(): close() ends the limit
+        plot.begin([{"iteration": 0, "epoch": 0, "cost": 0.5}], 0.1)
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
 
 
 def test_the_startup_benchmark_table_gives_multiples_of_the_import_baseline() -> None:
