@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,8 +59,8 @@ class PlotProcess:
 
     :meth:`wait_ready` waits until its import is done (called before training, which it would
     otherwise slow down: a 2-thread BLAS call waits for a core the import holds),
-    :meth:`begin` sends it the log (it draws while this process writes the other files),
-    :meth:`png` waits for the bytes; :meth:`close` ends a child that is not needed after all
+    :meth:`begin` sends it the log (it draws while this process writes the other files, with
+    BLAS kept to one thread meanwhile), :meth:`png` waits for the bytes; :meth:`close` ends a child that is not needed after all
     (an error, an interrupted run). The child ignores the terminal's Ctrl-C (its own session)
     and ends when this process does (its stdin closes).
     """
@@ -74,12 +75,28 @@ class PlotProcess:
             start_new_session=True,
         )
         self._thread: threading.Thread | None = None
+        self._limit: Any = None  # threadpoolctl's limit while the child draws
         self._out: tuple[bytes, bytes] = (b"", b"")
 
     def wait_ready(self) -> None:
         """Return once the child has imported matplotlib (it says so with one byte), or has
         ended (its error is reported by :meth:`png`)."""
         os.read(self._proc.stdout.fileno(), 1)
+
+    def beside(self, one_core: bool) -> AbstractContextManager[Any]:
+        """What training runs in, beside the child.
+
+        ``one_core`` (training whose products are small, as the Gram engine's): BLAS keeps to
+        one thread (threadpoolctl, where installed) and training starts at once, while the
+        child's import goes on on the other core. Otherwise this waits for the import first,
+        as a 2-thread BLAS call would wait for the core the import holds; the same without
+        threadpoolctl.
+        """
+        limit = _one_blas_thread() if one_core else None
+        if limit is None:
+            self.wait_ready()
+            return nullcontext()
+        return limit
 
     def begin(self, log: list[dict[str, Any]], learning_rate: float) -> None:
         """Send the log to draw; the child answers in the background (a thread waits on it)."""
@@ -94,6 +111,9 @@ class PlotProcess:
 
         self._thread = threading.Thread(target=talk, daemon=True)
         self._thread.start()
+        # While the child draws on one core, a 2-thread BLAS call here (the metrics' forward
+        # passes) would wait for it: one thread until png().
+        self._limit = _one_blas_thread()
 
     def png(self) -> bytes:
         """The PNG bytes of cost.png, once the child has drawn them.
@@ -106,6 +126,7 @@ class PlotProcess:
         if self._thread is None:
             raise RuntimeError("PlotProcess.png() called before begin()")
         self._thread.join()
+        self._unlimit()
         out, err = self._out
         out = out.removeprefix(READY)  # when wait_ready was not called
         if self._proc.returncode != 0 or not out:
@@ -120,12 +141,29 @@ class PlotProcess:
         if self._thread is None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.communicate()
+        self._unlimit()
+
+    def _unlimit(self) -> None:
+        """End the BLAS thread limit :meth:`begin` set, if any."""
+        if self._limit is not None:
+            self._limit.restore_original_limits()
+            self._limit = None
 
     def __enter__(self) -> PlotProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _one_blas_thread() -> Any:
+    """BLAS limited to one thread in this process until the returned limit's
+    ``restore_original_limits()`` (or the end of its ``with``); None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def child_main() -> None:
@@ -144,3 +182,6 @@ def child_main() -> None:
     plot_costs(buffer, asked["log"], asked["learning_rate"])
     sys.stdout.buffer.write(buffer.getvalue())
     sys.stdout.buffer.flush()
+    # The parent waits for this process to end: skip the interpreter's teardown of
+    # matplotlib's modules (about a tenth of a second), nothing is left to close.
+    os._exit(0)

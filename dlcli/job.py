@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -309,7 +309,7 @@ def _run(
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
     # Refuses an impossible engine before the run directory exists (train() decides auto).
-    resolve_engine(
+    engine = resolve_engine(
         cfg.train.engine,
         list(cfg.model.layers),
         X.shape[1],
@@ -334,29 +334,30 @@ def _run(
         validation = (dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype))
     if on_start is not None:
         on_start(iterations)
-    if plot is not None:  # its import done before training, which it would slow down
-        plot.wait_ready()
+    # The Gram engine's products are small: one BLAS thread, beside the child's import.
+    threads = nullcontext() if plot is None else plot.beside(engine == "gram")
     try:
-        result = train(
-            X,
-            Y,
-            params,
-            hidden=cfg.model.hidden_activation,
-            output=cfg.model.output_activation,
-            learning_rate=cfg.train.learning_rate,
-            iterations=iterations,
-            log_every=cfg.train.log_every,
-            engine=cfg.train.engine,
-            options=options,
-            validation=validation,
-            callback=callback,
-            checkpoint=partial(
-                runs.write_checkpoint, run_dir, data_digest=digest[1], data_hash=digest[0]
-            ),
-            checkpoint_every=cfg.train.checkpoint_every,
-            resume=state,
-            weights=weights,
-        )
+        with threads:
+            result = train(
+                X,
+                Y,
+                params,
+                hidden=cfg.model.hidden_activation,
+                output=cfg.model.output_activation,
+                learning_rate=cfg.train.learning_rate,
+                iterations=iterations,
+                log_every=cfg.train.log_every,
+                engine=cfg.train.engine,
+                options=options,
+                validation=validation,
+                callback=callback,
+                checkpoint=partial(
+                    runs.write_checkpoint, run_dir, data_digest=digest[1], data_hash=digest[0]
+                ),
+                checkpoint_every=cfg.train.checkpoint_every,
+                resume=state,
+                weights=weights,
+            )
     except StopTraining as stop:
         stop.run_dir, stop.total = run_dir, iterations
         raise

@@ -82,3 +82,53 @@ def test_a_plot_process_not_needed_is_ended() -> None:
     with PlotProcess() as plot:
         child = plot._proc
     assert child.returncode == -9  # killed, and waited for (no zombie)
+
+
+def test_training_beside_the_plot_child_keeps_to_one_blas_thread_then_restores_it() -> None:
+    """The Gram engine's run trains on one BLAS thread while the child imports matplotlib,
+    and every run keeps to one while the child draws; each limit ends with its stage, also
+    when it raises."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy  # noqa: F401 - its BLAS must be loaded for threadpoolctl to see it
+
+    def blas_threads() -> list[int]:
+        return [
+            lib["num_threads"]
+            for lib in threadpoolctl.threadpool_info()
+            if lib["user_api"] == "blas"
+        ]
+
+    before = blas_threads()
+    assert before
+    with PlotProcess() as plot:
+        with plot.beside(one_core=True):
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
+        with pytest.raises(KeyError), plot.beside(one_core=True):
+            raise KeyError("training failed")
+        assert blas_threads() == before
+        with plot.beside(one_core=False):  # waits for the child's import instead
+            assert blas_threads() == before
+        plot.begin([{"iteration": 0, "epoch": 0, "cost": 0.5}], 0.1)
+        assert blas_threads() == [1] * len(before)  # while the child draws
+        assert plot.png()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert blas_threads() == before
+    with PlotProcess() as plot:  # a run that fails after begin(): close() ends the limit
+        plot.begin([{"iteration": 0, "epoch": 0, "cost": 0.5}], 0.1)
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
+
+
+def test_the_startup_benchmark_table_gives_multiples_of_the_import_baseline() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))  # the benchmarks import each other by name
+    try:
+        import startup
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    times = {startup.BASELINE: [0.30, 0.20, 0.25], "dlcli train": [1.0, 0.5, 0.75]}
+    assert startup.table(times).splitlines() == [
+        "| what | median s | min–max s | x import baseline |",
+        "|---|---:|---:|---:|",
+        f"| {startup.BASELINE} | 0.250 | 0.200–0.300 | 1.00x |",
+        "| dlcli train | 0.750 | 0.500–1.000 | 3.00x |",  # 0.75 / 0.25
+    ]

@@ -129,7 +129,8 @@ class _Gram(Engine):
         self.kit = None
         layers = self.layers()
         if opts.plain and self.fold and gramkit.runs(hidden, output, len(layers) - 1):
-            self.kit = gramkit.PlainStep(X, self.K, self.Z1_0, layers)
+            self.kit = gramkit.PlainStep(X, self.K, self.Z1_0, layers, self.state)
+            self.state = self.kit.state  # views of the kit's buffers
 
     @staticmethod
     def initial_state(
@@ -152,8 +153,8 @@ class _Gram(Engine):
 
     def forward(self, Xb: np.ndarray, masks: dict | None) -> tuple[np.ndarray, network.Caches]:
         s = self.state
-        if self.kit is not None and not masks:
-            return self.kit.forward(s["C"], s)
+        if self.kit is not None and not masks and s is self.kit.state:
+            return self.kit.forward()
         Z1 = np.dot(s["C"], self.K)  # (n[1], m)
         if self.opts.l2:
             self.CK = Z1.copy()  # penalty() reads it
@@ -209,7 +210,7 @@ class _Gram(Engine):
         before the step stays whole for a divergence to fall back to."""
         s = self.state
         if self.kit is not None and caches is self.kit.caches:
-            self.state = s | self.kit.step(AL, Y, s["C"], s, lr, self.w)
+            self.state = self.kit.step(Y, lr, self.w)
             return
         new = network.backward_update(
             AL, Y, caches, s, self.hidden, lr, dW1=False, masks=masks, w=self.w
@@ -227,7 +228,8 @@ class _Gram(Engine):
         params = {"W1": W1}
         if self.fold:
             params["b1"] = state["b1_0"] + C.sum(axis=1, keepdims=True)
-        return params | {k: state[k] for k in self.names}
+        # Copies: the kit's buffers are written again two steps on.
+        return params | {k: state[k].copy() for k in self.names}
 
     def layers(self) -> list[int]:
         s = self.state  # W1_0 has W1's shape

@@ -111,7 +111,8 @@ class _Loop:
         if self.checkpoint is None:
             return
         rng_state = self.batches.rng.bit_generator.state if rng_state is None else rng_state
-        arrays = {**self.runner.state, **self.batches.arrays()}
+        # Copies: the fast paths' parameters are views of buffers a later step writes over.
+        arrays = {k: v.copy() for k, v in {**self.runner.state, **self.batches.arrays()}.items()}
         if self.stopping is not None:
             arrays |= self.stopping.arrays()
         state = TrainState(i, list(self.log), self.engine, arrays, self.clock.elapsed(), rng_state)
