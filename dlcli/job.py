@@ -24,6 +24,7 @@ from dlcli.config import Config, validate
 from dlcli.data.load import Dataset
 from dlcli.data.load import load as load_data
 from dlcli.data.tables import unscale_target
+from dlcli.diagnosis import write_run_health
 from dlcli.errors import ConfigError, DivergedError
 from dlcli.fileio import write_text
 from dlcli.metrics import regression_metrics
@@ -303,7 +304,7 @@ def run(
             raise
         raise _salvage(exc, run_dir, meta) from None
     if plot is not None:  # drawn while the metrics are measured and the other files written
-        plot.begin(result.log, cfg.train.learning_rate)
+        plot.begin(result.log, cfg.train.learning_rate, result.health)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
     _write_run(run_dir, cfg, dataset, meta, result, metrics, plot)
     return run_dir, metrics
@@ -319,7 +320,8 @@ def _write_run(
     plot: runs.PlotProcess | None,
 ) -> None:
     """The run directory's files after training: params.h5, costs.csv, cost.png,
-    metrics.json, then boundary.png (a 2-input classifier) and card.md."""
+    metrics.json, then boundary.png (a 2-input classifier) and card.md; health.json first."""
+    write_run_health(run_dir, cfg, dataset.Y_train, metrics, result, plot)
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
     write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
     write_card(run_dir, meta["config"], meta["classes"], metrics)

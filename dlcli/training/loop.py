@@ -292,7 +292,7 @@ def train(
         start.engine, runner, batches, stopping, list(start.log), clock, checkpoint, learning_rate
     )
     layers = runner.layers()
-    stopped_at = iterations
+    stopped_at, health_log = iterations, []
     # Overflow is detected below and reported as divergence, not as NumPy warnings.
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(start.iteration, iterations):
@@ -313,6 +313,8 @@ def train(
                 break
             loop.last_good = (runner.state, J)
             runner.step(AL, Yb, caches, lr, masks)
+            if logged:  # statistics of this row's pass and update (training/health.py)
+                health_log.append(runner.health(i, loop.last_good[0], AL, Yb, caches, masks, lr))
             if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < iterations:
                 loop.save(i + 1)
         params, best_iteration, final, final_accuracy = loop.finish(
@@ -332,4 +334,5 @@ def train(
         clock.checkpoint_seconds,
         final_accuracy,
         final_cost_seconds,
+        health_log,
     )

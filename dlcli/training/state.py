@@ -6,7 +6,7 @@ Nothing here computes; the loop (:mod:`dlcli.training.loop`) fills these in.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -79,6 +79,9 @@ class TrainResult:
     checkpoint_seconds: float = 0.0
     final_accuracy: float | None = None
     final_cost_seconds: float = 0.0
+    #: One statistics record per logged row that was followed by an update
+    #: (:mod:`~dlcli.training.health`); a resumed run's only since it resumed.
+    health: list[dict] = field(default_factory=list)
 
     @property
     def costs(self) -> list[tuple[int, float]]:
