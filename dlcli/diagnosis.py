@@ -136,9 +136,8 @@ def _counted(layers: list[dict], key: str, units: str) -> str:
 
 
 def _structure(records: list[dict], learned: bool, batches: bool) -> list[dict]:
-    """symmetry, dead_relu and saturation: what the last record's layers show (dead units
-    in the last DEAD_ROWS records; saturation also at the first record, at the last only when
-    the cost has not ``learned``)."""
+    """symmetry, dead_relu and saturation: what the last record's layers show (mini-batch
+    dead units in the last DEAD_ROWS records; :func:`_saturation`)."""
     found = []
     first, last = records[0], records[-1]
     recent = records[-DEAD_ROWS:] if batches else [last]
@@ -182,6 +181,12 @@ def _structure(records: list[dict], learned: bool, batches: bool) -> list[dict]:
                 dead_fraction=[s["dead_fraction"] for s in dead],
             )
         )
+    return found + _saturation(first, last, learned)
+
+
+def _saturation(first: dict, last: dict, learned: bool) -> list[dict]:
+    """saturation at the first record, or at the last when the cost has not ``learned``."""
+    found: list[dict] = []
     flat = _units(first["layers"], "saturated_fraction", SATURATED_FRACTION)
     if flat:
         last = first
@@ -193,8 +198,8 @@ def _structure(records: list[dict], learned: bool, batches: bool) -> list[dict]:
                 "saturation",
                 [s["layer"] for s in flat],
                 _counted(flat, "saturated_fraction", f"{flat[0]['activation']} units")
-                + f" are saturated on most examples at iteration {it}: their slope is near 0, "
-                "so they barely learn",
+                + f" are saturated on most examples at iteration {last['iteration']}: their "
+                "slope is near 0, so they barely learn",
                 "use a smaller init (xavier: init.scale: xavier), normalized inputs, or relu",
                 saturated_fraction=[s["saturated_fraction"] for s in flat],
             )
