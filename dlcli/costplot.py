@@ -77,7 +77,7 @@ def plot_health(path: Path | IO[bytes], records: list[dict[str, Any]]) -> None:
             if any(v is not None for v in values):
                 bottom.plot(iterations, values, marker=".", label=f"layer {l + 1} {what}")
     top.set_yscale("log")
-    top.set_ylabel("update ratio |dW| / |W|")
+    top.set_ylabel("update ratio |ΔW| / |W|")
     bottom.set_ylabel("fraction of units")
     bottom.set_ylim(-0.05, 1.05)
     bottom.set_xlabel("iteration")

@@ -225,7 +225,7 @@ def _gradients(records: list[dict]) -> list[dict]:
             _finding(
                 "vanishing_gradients",
                 [1],
-                f"layer 1's update ratio |dW|/|W| is {ratio:.1e} times layer {L}'s (the lowest of "
+                f"layer 1's update ratio |ΔW|/|W| is {ratio:.1e} times layer {L}'s (the lowest of "
                 f"{len(ratios)} log rows): the gradient shrinks on its way back, and the first "
                 "layers hardly learn",
                 "use relu hidden units, or xavier/he init (init.scale: xavier or he)",
@@ -238,7 +238,7 @@ def _gradients(records: list[dict]) -> list[dict]:
             _finding(
                 "exploding_gradients",
                 [1],
-                f"layer 1's update ratio |dW|/|W| is {ratio:.1e} times layer {L}'s (median over "
+                f"layer 1's update ratio |ΔW|/|W| is {ratio:.1e} times layer {L}'s (median over "
                 f"{len(ratios)} log rows): the gradient grows on its way back",
                 "use xavier/he init (init.scale: xavier or he) or a smaller learning rate",
                 ratio=ratio,

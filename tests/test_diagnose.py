@@ -88,7 +88,7 @@ def test_a_deep_sigmoid_with_a_tiny_init_has_vanishing_gradients(in_tmp: Path, c
     out = _cli("diagnose", CAT_4, "--iterations", "100", *sets)
     assert out.exit_code == 0, out.stderr
     first = out.stdout.splitlines()[0]
-    assert first.startswith("vanishing_gradients (layer 1): layer 1's update ratio |dW|/|W| is ")
+    assert first.startswith("vanishing_gradients (layer 1): layer 1's update ratio |ΔW|/|W| is ")
     assert "times layer 5's" in first
     assert list(in_tmp.iterdir()) == []
 
