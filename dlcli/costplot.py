@@ -54,6 +54,52 @@ def plot_costs(path: Path | IO[bytes], log: list[dict[str, float]], learning_rat
     fig.savefig(path, format="png")
 
 
+def plot_health(path: Path | IO[bytes], records: list[dict[str, Any]]) -> None:
+    """health.png: each layer's update ratio ‖ΔW‖/‖W‖ (log scale) above, and each hidden
+    layer's dead (relu, leaky_relu) or saturated (tanh, sigmoid) fraction of units below,
+    against the iteration (records as dlcli.training.health makes them)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 6), dpi=100)
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    iterations = [r["iteration"] for r in records]
+    n_layers = len(records[0]["layers"]) if records else 0
+    for l in range(n_layers):
+        ratios = [r["layers"][l]["update_ratio"] for r in records]
+        # 0 and None (a zero W) have no place on a log scale: gaps in the line.
+        top.plot(
+            iterations,
+            [v if v else float("nan") for v in ratios],
+            marker=".",
+            label=f"layer {l + 1}",
+        )
+        for key, what in (("dead_fraction", "dead"), ("saturated_fraction", "saturated")):
+            values = [r["layers"][l][key] for r in records]
+            if any(v is not None for v in values):
+                bottom.plot(iterations, values, marker=".", label=f"layer {l + 1} {what}")
+    top.set_yscale("log")
+    top.set_ylabel("update ratio |ΔW| / |W|")
+    bottom.set_ylabel("fraction of units")
+    bottom.set_ylim(-0.05, 1.05)
+    bottom.set_xlabel("iteration")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
+    top.set_title("Training health")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+
+
+def health_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What :func:`plot_health` reads of the records (all the child is sent)."""
+    keys = ("update_ratio", "dead_fraction", "saturated_fraction")
+    return [
+        {"iteration": r["iteration"], "layers": [{k: s[k] for k in keys} for s in r["layers"]]}
+        for r in records
+    ]
+
+
 class PlotProcess:
     """A child process that imports matplotlib as soon as it starts and draws cost.png.
 
@@ -77,6 +123,7 @@ class PlotProcess:
         self._thread: threading.Thread | None = None
         self._limit: Any = None  # threadpoolctl's limit while the child draws
         self._out: tuple[bytes, bytes] = (b"", b"")
+        self._health: bytes | None = None  # health.png's bytes, when asked for
 
     def wait_ready(self) -> None:
         """Return once the child has imported matplotlib (it says so with one byte), or has
@@ -98,13 +145,23 @@ class PlotProcess:
             return nullcontext()
         return limit
 
-    def begin(self, log: list[dict[str, Any]], learning_rate: float) -> None:
-        """Send the log to draw; the child answers in the background (a thread waits on it)."""
+    def begin(
+        self,
+        log: list[dict[str, Any]],
+        learning_rate: float,
+        health: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Send the log to draw (and the health records, for health.png); the child answers
+        in the background (a thread waits on it)."""
         rows = [
             {k: int(v) if k in ("iteration", "epoch") else float(v) for k, v in row.items()}
             for row in log
         ]
-        request = json.dumps({"log": rows, "learning_rate": float(learning_rate)}).encode()
+        asked = {"log": rows, "learning_rate": float(learning_rate)}
+        if health:
+            asked["health"] = health_rows(health)
+            self._health = b""
+        request = json.dumps(asked).encode()
 
         def talk() -> None:
             self._out = self._proc.communicate(request)
@@ -134,7 +191,17 @@ class PlotProcess:
                 f"cost.png: the process drawing it ended with code {self._proc.returncode}: "
                 f"{err.decode(errors='replace').strip()}"
             )
+        if self._health == b"":  # not yet split: cost.png's length, cost.png, health.png
+            size = int.from_bytes(out[:8], "big")
+            out, self._health = out[8 : 8 + size], out[8 + size :]
+            self._out = (out, err)
         return out
+
+    def health_png(self) -> bytes | None:
+        """health.png's bytes, when :meth:`begin` was sent health records (else None)."""
+        if self._health == b"":
+            self.png()
+        return self._health or None
 
     def close(self) -> None:
         """End the child unless it has been asked to draw."""
@@ -180,6 +247,11 @@ def child_main() -> None:
     asked = json.loads(request)
     buffer = io.BytesIO()
     plot_costs(buffer, asked["log"], asked["learning_rate"])
+    if "health" in asked:  # cost.png behind its length, then health.png
+        health = io.BytesIO()
+        plot_health(health, asked["health"])
+        sys.stdout.buffer.write(len(buffer.getvalue()).to_bytes(8, "big"))
+        buffer.write(health.getvalue())
     sys.stdout.buffer.write(buffer.getvalue())
     sys.stdout.buffer.flush()
     # The parent waits for this process to end: skip the interpreter's teardown of

@@ -25,6 +25,7 @@ from dlcli.config import Config, validate
 from dlcli.data.load import Dataset
 from dlcli.data.load import load as load_data
 from dlcli.data.tables import unscale_target
+from dlcli.diagnosis import write_run_health
 from dlcli.errors import ConfigError, DivergedError, WriteError
 from dlcli.fileio import write_text
 from dlcli.metrics import label_balanced_accuracy, regression_metrics
@@ -366,7 +367,7 @@ def _run(
             raise
         raise _salvage(exc, run_dir, meta) from None
     if plot is not None:  # drawn while the metrics are measured and the other files written
-        plot.begin(result.log, cfg.train.learning_rate)
+        plot.begin(result.log, cfg.train.learning_rate, result.health)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
     _write_run(run_dir, cfg, dataset, meta, result, metrics, plot)
     return run_dir, metrics
@@ -381,8 +382,10 @@ def _write_run(
     metrics: dict[str, Any],
     plot: runs.PlotProcess | None,
 ) -> None:
-    """The run directory's files after training: params.h5, costs.csv, cost.png,
-    boundary.png (a 2-input classifier), card.md, then metrics.json, which marks it finished."""
+    """The run directory's files after training: health.json, then params.h5 and
+    costs.csv, cost.png (and health.png, drawn beside it), boundary.png
+    (a 2-input classifier), card.md, then metrics.json, which marks it finished."""
+    write_run_health(run_dir, cfg, dataset.Y_train, metrics, result, plot)
     runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
     write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
     write_card(run_dir, meta["config"], meta["classes"], metrics)

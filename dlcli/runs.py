@@ -356,7 +356,8 @@ def write_checkpoint(
     run_dir: Path, state: TrainState, data_digest: str, data_hash: int = DATA_HASH_TRAINED
 ) -> None:
     """``checkpoint.h5``: the engine's arrays bit for bit, the iteration, the cost log, the
-    generator's state, and the data's digest with what it is of (``data_hash``)."""
+    health records (JSON), the generator's state, and the data's digest with what it is of
+    (``data_hash``)."""
 
     def fill(f: Any) -> None:
         f.attrs["format_version"] = FORMAT_VERSION
@@ -375,6 +376,7 @@ def write_checkpoint(
                 data=np.array([row[column] for row in state.log], dtype=np.float64),
             )
         f["log"].attrs["columns"] = json.dumps(columns)
+        f["health"] = json.dumps(state.health)  # a dataset: an attribute holds 64 KiB at most
 
     write_h5(run_dir / CHECKPOINT, fill)
 
@@ -410,6 +412,7 @@ def read_checkpoint(run_dir: Path) -> tuple[TrainState, str, int]:
                 arrays,
                 float(f.attrs["seconds"]),
                 json.loads(f.attrs["rng"]),
+                json.loads(f["health"][()]) if "health" in f else [],
             )
             hashed = int(f.attrs.get("data_hash", DATA_HASH_TRAINED))
             return state, str(f.attrs["data_sha256"]), hashed

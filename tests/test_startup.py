@@ -63,9 +63,15 @@ def test_cost_png_from_the_child_is_the_one_drawn_in_process(in_tmp: Path) -> No
         "config.yaml",
         "cost.png",
         "costs.csv",
+        "health.json",
+        "health.png",
         "metrics.json",
         "params.h5",
     ]
+    # health.png comes from the same child, behind cost.png (issue 15)
+    health = (in_tmp / "child" / "health.png").read_bytes()
+    assert health[:8] == b"\x89PNG\r\n\x1a\n"
+    assert health == (in_tmp / "here" / "health.png").read_bytes()
 
 
 def test_a_failing_plot_process_says_why() -> None:

@@ -32,6 +32,8 @@ PAGE = 4096
 RUN_FILES = [
     "config.yaml",
     "checkpoint.h5",
+    "health.json",
+    "health.png",
     "params.h5",
     "costs.csv",
     "cost.png",
@@ -286,11 +288,11 @@ def _limit_file_size(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
-@pytest.mark.parametrize(("limit", "name"), [(4000, "checkpoint.h5"), (20000, "cost.png")])
+@pytest.mark.parametrize(("limit", "name"), [(4000, "checkpoint.h5"), (20000, "health.png")])
 def test_a_file_size_limit_gives_efbig_in_one_line(
     limit: int, name: str, reference: dict[str, object], tmp_path: Path
 ) -> None:
-    """``dlcli train`` in a process of its own (cost.png drawn by its child process): the
+    """``dlcli train`` in a process of its own (health.png drawn by its child process): the
     first file past the limit stops it; without the limit, the command given ends the run."""
     config = flower_config(tmp_path)
     run_dir = tmp_path / "r"

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from dlcli import __version__
-from dlcli.cli import compare, data, evaluate, export, gradcheck, predict, sweep, train
+from dlcli.cli import compare, data, diagnose, evaluate, export, gradcheck, predict, sweep, train
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
@@ -89,6 +89,7 @@ for _command in (
 
 _register(app, sweep.sweep)
 _register(app, compare.compare)
+_register(app, diagnose.diagnose)
 
 
 def main() -> None:

@@ -61,8 +61,10 @@ def train(
 ) -> None:
     """Train the network a config describes and write a run directory.
 
-    The run directory holds config.yaml, checkpoint.h5, params.h5, costs.csv, metrics.json and
-    cost.png; <output.dir>/latest points at the newest finished run. Ctrl-C or SIGTERM saves a
+    The run directory holds config.yaml, checkpoint.h5, params.h5, costs.csv, metrics.json,
+    cost.png, and health.json and health.png (statistics and findings: docs/health.md, which
+    are printed after the metrics unless --quiet); <output.dir>/latest points at the newest
+    finished run. Ctrl-C or SIGTERM saves a
     checkpoint and exits 130 / 143; --resume continues from it.
     """
     from dlcli.costplot import PlotProcess
@@ -107,7 +109,7 @@ def _train(
                         raise StopTraining()
                     progress(i, cost)
 
-                _, metrics = run(
+                run_dir, metrics = run(
                     cfg,
                     name=config.stem,
                     out=out,
@@ -137,7 +139,14 @@ def _train(
 
     from dlcli.cli.render import metrics_table
 
-    Console(soft_wrap=True).print(metrics_table(metrics))
+    console = Console(soft_wrap=True)
+    console.print(metrics_table(metrics))
+    if not quiet:  # the findings of health.json (docs/health.md); a healthy run has none
+        from dlcli.cli.diagnose import findings_report
+        from dlcli.diagnosis import read_health
+
+        for item in findings_report(read_health(run_dir)["findings"]):
+            console.print(item)
 
 
 def _dry_run(cfg: Config, json_out: bool) -> None:

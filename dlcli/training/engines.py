@@ -12,6 +12,7 @@ import numpy as np
 
 from dlcli.model import gramkit, network
 from dlcli.model.optimizers import OPTIMIZERS
+from dlcli.training import health
 from dlcli.training.plan import Options
 
 
@@ -50,6 +51,16 @@ class Engine:
         # The example weights (1, m) of the batch the next step() is of, set by the loop;
         # None trains the unweighted formulas (dlcli.model.weighting).
         self.w: np.ndarray | None = None
+
+    def health(
+        self, i: int, before: dict, AL: np.ndarray, Y: np.ndarray, caches, masks, lr: float
+    ) -> dict:
+        """Log row i's health record (:mod:`~dlcli.training.health`), after its update from
+        the state ``before``."""
+        return health.collect(
+            i, self.params(before), self.params(self.state), AL, Y, caches, self.hidden,
+            self.output, self.opts.l2, masks
+        )  # fmt: skip
 
 
 class _Direct(Engine):
@@ -220,6 +231,18 @@ class _Gram(Engine):
         if not self.fold:  # a state from before b1 rode in C (an old checkpoint)
             new["b1"] = s["b1"] - dZ1.sum(axis=1, keepdims=True)
         self.state = s | new
+
+    def health(
+        self, i: int, before: dict, AL: np.ndarray, Y: np.ndarray, caches, masks, lr: float
+    ) -> dict:
+        if not hasattr(self, "_health"):  # layer 1's norms through K (health.GramLayer1)
+            self._health = health.GramLayer1(
+                self.state["W1_0"], self.K, self.Z1_0, self.state.get("b1_0")
+            )
+        return health.collect(
+            i, before, self.state, AL, Y, caches, self.hidden, self.output, self.opts.l2,
+            masks, self._health, lr if self.opts.optimizer == "gd" else None
+        )  # fmt: skip
 
     def params(self, state: dict[str, np.ndarray]) -> network.Params:
         C = state["C"]

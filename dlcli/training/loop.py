@@ -115,7 +115,15 @@ class _Loop:
         arrays = {k: v.copy() for k, v in {**self.runner.state, **self.batches.arrays()}.items()}
         if self.stopping is not None:
             arrays |= self.stopping.arrays()
-        state = TrainState(i, list(self.log), self.engine, arrays, self.clock.elapsed(), rng_state)
+        state = TrainState(
+            i,
+            list(self.log),
+            self.engine,
+            arrays,
+            self.clock.elapsed(),
+            rng_state,
+            list(self.health),
+        )
         self.clock.write(self.checkpoint, state)
 
     def diverged(self, J: float, when: str, caches: network.Caches) -> DivergedError:
@@ -300,7 +308,7 @@ def train(
     loop = _Loop(
         start.engine, runner, batches, stopping, list(start.log), clock, checkpoint, learning_rate
     )
-    loop.weights = weights
+    loop.weights, loop.health = weights, list(start.health)
     layers = runner.layers()
     stopped_at = iterations
     # Overflow is detected below and reported as divergence, not as NumPy warnings.
@@ -324,6 +332,8 @@ def train(
                 break
             loop.last_good = (runner.state, J)
             runner.step(AL, Yb, caches, lr, masks)
+            if logged:  # statistics of this row's pass and update (training/health.py)
+                loop.health.append(runner.health(i, loop.last_good[0], AL, Yb, caches, masks, lr))
             if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < iterations:
                 loop.save(i + 1)
         params, best_iteration, final, final_accuracy = loop.finish(
@@ -343,4 +353,5 @@ def train(
         clock.checkpoint_seconds,
         final_accuracy,
         final_cost_seconds,
+        loop.health,
     )

@@ -6,7 +6,7 @@ Nothing here computes; the loop (:mod:`dlcli.training.loop`) fills these in.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class TrainState:
         optimizer's arrays, the epoch's shuffle ``perm`` and early stopping's ``best_*``
     seconds : training time spent so far
     rng : the state of the generator of shuffles and dropout masks
+    health : the health records so far, as in :class:`TrainResult`
     """
 
     iteration: int
@@ -45,6 +46,7 @@ class TrainState:
     arrays: dict[str, np.ndarray]
     seconds: float = 0.0
     rng: dict[str, Any] | None = None
+    health: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +81,9 @@ class TrainResult:
     checkpoint_seconds: float = 0.0
     final_accuracy: float | None = None
     final_cost_seconds: float = 0.0
+    #: One statistics record per logged row that was followed by an update
+    #: (:mod:`~dlcli.training.health`); a resumed run's include those its checkpoint held.
+    health: list[dict] = field(default_factory=list)
 
     @property
     def costs(self) -> list[tuple[int, float]]:
