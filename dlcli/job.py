@@ -291,6 +291,28 @@ def run(
         return _run(cfg, name, out, callback, resume, force, on_start, plot, held)
 
 
+def _engine_of(cfg: Config, m: int, iterations: int, options: Options) -> str:
+    """The engine training will use; refuses an impossible one before the run directory
+    exists (train() decides auto the same way)."""
+    return resolve_engine(
+        cfg.train.engine,
+        list(cfg.model.layers),
+        m,
+        iterations,
+        options,
+        streamed=cfg.data.stream,
+        itemsize=np.dtype(cfg.train.dtype).itemsize,
+    )
+
+
+def _validation(cfg: Config, dataset: Dataset) -> tuple[np.ndarray, np.ndarray] | None:
+    """The validation examples in the training dtype, or None."""
+    if dataset.X_val is None:
+        return None
+    dtype = np.dtype(cfg.train.dtype)
+    return dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype)
+
+
 def _run(
     cfg: Config,
     name: str,
@@ -309,16 +331,7 @@ def _run(
         digest = (digest[0], hashlib.sha256(digest[1].encode() + weights.tobytes()).hexdigest())
     options = options_from(cfg)
     iterations = iterations_of(cfg, X.shape[1])
-    # Refuses an impossible engine before the run directory exists (train() decides auto).
-    engine = resolve_engine(
-        cfg.train.engine,
-        list(cfg.model.layers),
-        X.shape[1],
-        iterations,
-        options,
-        streamed=cfg.data.stream,
-        itemsize=np.dtype(cfg.train.dtype).itemsize,
-    )
+    engine = _engine_of(cfg, X.shape[1], iterations, options)
     params, state = None, None
     if resume:
         trained = partial(_trained_digest, X, Y)
@@ -329,10 +342,7 @@ def _run(
     meta = runs.model_meta(cfg, dataset)
     if class_weight is not None:  # the effective weights, for evaluate (issue 18)
         meta["class_weight"] = class_weight
-    validation = None
-    if dataset.X_val is not None:
-        dtype = np.dtype(cfg.train.dtype)
-        validation = (dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype))
+    validation = _validation(cfg, dataset)
     if on_start is not None:
         on_start(iterations)
     # The Gram engine's products are small: one BLAS thread, beside the child's import.

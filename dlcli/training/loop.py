@@ -76,6 +76,8 @@ class _Loop:
     trained_seconds: float = 0.0
     #: The example weights (1, m) of all of X, or None (unweighted).
     weights: np.ndarray | None = None
+    #: The health records of the logged rows so far (a resumed run's start with its checkpoint's).
+    health: list[dict] = field(default_factory=list)
 
     def log_row(
         self, i: int, epoch: int, J: float, validation: tuple[np.ndarray, np.ndarray] | None
@@ -240,6 +242,40 @@ def _runner(
     return engine_class(X, _engine_arrays(arrays), hidden, output, opts)
 
 
+def _make_loop(
+    start: TrainState,
+    X: Any,
+    Y: np.ndarray,
+    hidden: str,
+    output: str,
+    opts: Options,
+    checkpoint: Checkpoint | None,
+    learning_rate: float,
+    weights: np.ndarray | None,
+) -> _Loop:
+    """The loop's parts, at the state ``start`` (a new run's or a checkpoint's)."""
+    rng = np.random.default_rng(opts.seed)
+    if start.rng is not None:
+        rng.bit_generator.state = start.rng
+    runner = _runner(start.engine, X, start.arrays, hidden, output, opts)
+    batches = Batches(X, Y, opts, rng, start.arrays.get("perm"), weights)
+    stopping = None
+    if opts.patience is not None:
+        stopping = EarlyStopping(opts.patience, opts.restore_best, start.arrays)
+    loop = _Loop(
+        start.engine,
+        runner,
+        batches,
+        stopping,
+        list(start.log),
+        Clock(start.seconds),
+        checkpoint,
+        learning_rate,
+    )
+    loop.weights, loop.health = weights, list(start.health)
+    return loop
+
+
 def train(
     X: np.ndarray,
     Y: np.ndarray,
@@ -296,19 +332,8 @@ def train(
     if not isinstance(X, np.ndarray) and opts.shuffle != "blocks":
         raise ConfigError("train.shuffle: a streamed X is read in blocks; use shuffle blocks")
     start = _start(X, params, engine, iterations, opts, resume)
-    rng = np.random.default_rng(opts.seed)
-    if start.rng is not None:
-        rng.bit_generator.state = start.rng
-    clock = Clock(start.seconds)
-    runner = _runner(start.engine, X, start.arrays, hidden, output, opts)
-    batches = Batches(X, Y, opts, rng, start.arrays.get("perm"), weights)
-    stopping = None
-    if opts.patience is not None:
-        stopping = EarlyStopping(opts.patience, opts.restore_best, start.arrays)
-    loop = _Loop(
-        start.engine, runner, batches, stopping, list(start.log), clock, checkpoint, learning_rate
-    )
-    loop.weights, loop.health = weights, list(start.health)
+    loop = _make_loop(start, X, Y, hidden, output, opts, checkpoint, learning_rate, weights)
+    runner, batches, rng, clock = loop.runner, loop.batches, loop.batches.rng, loop.clock
     layers = runner.layers()
     stopped_at = iterations
     # Overflow is detected below and reported as divergence, not as NumPy warnings.
