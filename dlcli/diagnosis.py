@@ -188,10 +188,13 @@ def _saturation(first: dict, last: dict, learned: bool) -> list[dict]:
     """saturation at the first record, or at the last when the cost has not ``learned``."""
     found: list[dict] = []
     flat = _units(first["layers"], "saturated_fraction", SATURATED_FRACTION)
+    # Saturated from the start: the init's scale; saturated later: the steps drove Z there.
+    fix = "use a smaller init (xavier: init.scale: xavier), normalized inputs, or relu"
     if flat:
         last = first
     elif not learned:
         flat = _units(last["layers"], "saturated_fraction", SATURATED_FRACTION)
+        fix = "use a smaller learning rate, normalized inputs, or relu"
     if flat:
         found.append(
             _finding(
@@ -200,7 +203,7 @@ def _saturation(first: dict, last: dict, learned: bool) -> list[dict]:
                 _counted(flat, "saturated_fraction", f"{flat[0]['activation']} units")
                 + f" are saturated on most examples at iteration {last['iteration']}: their "
                 "slope is near 0, so they barely learn",
-                "use a smaller init (xavier: init.scale: xavier), normalized inputs, or relu",
+                fix,
                 saturated_fraction=[s["saturated_fraction"] for s in flat],
             )
         )

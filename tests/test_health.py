@@ -245,6 +245,11 @@ def test_saturation_counts_at_the_start_or_when_nothing_was_learned() -> None:
     assert _codes(_records([flat, out], [flat, out]), _log(0.7, 0.3, 0.2)) == ["saturation"]
     assert _codes(_records([ok, out], [flat, out]), _log(0.7, 0.3, 0.2)) == []  # learned
     assert _codes(_records([ok, out], [flat, out]), _log(0.7, 0.68, 0.66)) == ["saturation"]
+    # Saturated from the start, the init is blamed; saturated later, the steps.
+    (start,) = diagnosis.findings(_records([flat, out], [flat, out]), _log(0.7, 0.3, 0.2), CONTEXT)
+    (later,) = diagnosis.findings(_records([ok, out], [flat, out]), _log(0.7, 0.68, 0.66), CONTEXT)
+    assert start["suggestion"].startswith("use a smaller init")
+    assert later["suggestion"].startswith("use a smaller learning rate")
 
 
 def test_learning_rate_findings_read_the_cost_log() -> None:
