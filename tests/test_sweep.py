@@ -22,7 +22,7 @@ from dlcli.errors import ConfigError
 from dlcli.sweep.executors import blas_threads_per_worker, local_executor
 from dlcli.sweep.results import sort_results
 from dlcli.sweep.run import run_sweep
-from dlcli.sweep.spec import load_sweep
+from dlcli.sweep.spec import METRICS, load_sweep
 
 runner = CliRunner()
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -161,6 +161,44 @@ def test_a_bad_sweep_fails_up_front(
     assert result.stdout == ""
     assert result.stderr.startswith("dlcli: config error: ")
     assert message in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_mistake_of_a_sweep_file_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three mistakes of the sweep file in its order, then each wrong set: item, then every
+    mistake of a trial's config: one line each, exit 1, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    path = _write(
+        tmp_path / "bad.yaml",
+        f"base: {FLOWER}\ngird: 1\ngrid:\n  train.l2: [0.1]\nmetric: accuracy\nmaximize: maybe\n",
+    )
+    result = runner.invoke(app, ["sweep", str(path)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"dlcli: config error: {path}: gird: unknown key; allowed here: base, set, grid, "
+        "random, metric, maximize, out",
+        f"dlcli: config error: {path}: metric: 'accuracy' is not one of {', '.join(METRICS)}",
+        f"dlcli: config error: {path}: maximize: must be a valid boolean, unable to interpret "
+        "input",
+    ]
+    _write(path, f"base: {FLOWER}\nset: [train.l3=1, model]\ngrid:\n  train.l2: [0.1]\n")
+    lines = runner.invoke(app, ["sweep", str(path)]).stderr.splitlines()
+    assert [line.split(": set: ")[1][:22] for line in lines] == [
+        "--set train.l3: unknow",
+        "--set 'model': expecte",
+    ]
+    _write(
+        path,
+        f"base: {FLOWER}\ngrid:\n  train.learning_rate: [-1]\n  train.iterations: [0]\n",
+    )
+    lines = runner.invoke(app, ["sweep", str(path)]).stderr.splitlines()
+    where = f"dlcli: config error: {path}: trial 0 (train.learning_rate=-1, train.iterations=0): "
+    assert lines == [
+        where + "--set train.learning_rate: must be greater than 0, found -1",
+        where + "--set train.iterations: must be greater than or equal to 1, found 0",
+    ]
     assert not (tmp_path / "runs").exists()
 
 

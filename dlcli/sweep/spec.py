@@ -19,6 +19,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dlcli.config import Config, apply_overrides, read_yaml, validate
+from dlcli.config.errorlist import report
+from dlcli.config.overrides import apply_overrides_all
 from dlcli.errors import ConfigError
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
@@ -198,27 +200,42 @@ def load_sweep(path: Path, out: Path | None = None) -> Sweep:
 
 
 def _read_spec(path: Path, source: str) -> _SweepFile:
-    """The sweep file read and checked against its schema, the first error named."""
+    """The sweep file read and checked against its schema, every error named."""
     if not path.is_file():
         raise ConfigError(f"{source}: no such sweep file")
     raw = read_yaml(path, source)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with base and grid and/or random")
+    lines: list[tuple[int, str]] = []  # (the key's place in the file, the line)
+    order = list(raw)
     try:
         spec = _SweepFile.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        where = ": ".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key; allowed here: base, set, grid, random, metric, maximize, out"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        else:
-            msg = err["msg"].replace("Input should be", "must be")
-        raise ConfigError(f"{source}: {where}: {msg}") from None
-    if spec.metric not in METRICS:
-        raise ConfigError(f"{source}: metric: {spec.metric!r} is not one of {', '.join(METRICS)}")
+        spec = None
+        for err in exc.errors(include_url=False):
+            top = err["loc"][0] if err["loc"] else None
+            place = order.index(top) if top in order else len(order)
+            lines.append((place, f"{source}: {_spec_error(err)}"))
+    metric = raw.get("metric", "final_cost")
+    if isinstance(metric, str) and metric not in METRICS:
+        place = order.index("metric")
+        lines.append((place, f"{source}: metric: {metric!r} is not one of {', '.join(METRICS)}"))
+    if lines:  # every mistake at once, in the file's order
+        raise ConfigError(report([line for _, line in sorted(lines, key=lambda e: e[0])]))
+    assert spec is not None
     return spec
+
+
+def _spec_error(err: dict[str, Any]) -> str:
+    """One pydantic error of the sweep file as ``where: what``."""
+    where = ": ".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key; allowed here: base, set, grid, random, metric, maximize, out"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    else:
+        msg = err["msg"].replace("Input should be", "must be")
+    return f"{where}: {msg}"
 
 
 def _points(spec: _SweepFile, source: str) -> tuple[list[dict[str, Any]], list[str], set[str]]:
@@ -244,22 +261,32 @@ def _points(spec: _SweepFile, source: str) -> tuple[list[dict[str, Any]], list[s
     return [g | r for r in points for g in grid], [*spec.grid, *points[0]], log_keys
 
 
+def _each_line(where: str, message: str) -> str:
+    """``where: line`` for each line of a multi-line error ("and N more" stays as it is)."""
+    return "\n".join(
+        line if line.startswith("and ") and line.endswith(" more") else f"{where}: {line}"
+        for line in message.splitlines()
+    )
+
+
 def _trials(spec: _SweepFile, points: list[dict[str, Any]], source: str) -> list[Trial]:
     """The base config with ``set:`` and then each point applied, validated."""
     base, base_source = _base_raw(spec.base, source)
-    try:
-        base = apply_overrides(copy.deepcopy(base), spec.set)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: set: {exc}") from None
-    fixed = {item.partition("=")[0].strip() for item in spec.set}
+    base, wrong = apply_overrides_all(copy.deepcopy(base), spec.set)
+    if wrong:  # every set: item that cannot be applied, in its order
+        raise ConfigError(report([f"{source}: set: {exc}" for _, exc in wrong]))
+    fixed = [item.partition("=")[0].strip() for item in spec.set]
     trials = []
     for index, values in enumerate(points):
         sets = [f"{k}={value_text(v)}" for k, v in values.items()]
         try:
             cfg = validate(
-                apply_overrides(copy.deepcopy(base), sets), base_source, {*values, *fixed}
+                apply_overrides(copy.deepcopy(base), sets),
+                base_source,
+                list(dict.fromkeys([*fixed, *values])),  # in the order applied: errors too
             )
-        except ConfigError as exc:
-            raise ConfigError(f"{source}: trial {index} ({', '.join(sets)}): {exc}") from None
+        except ConfigError as exc:  # each of the trial's mistakes on a line of its own
+            where = f"{source}: trial {index} ({', '.join(sets)})"
+            raise ConfigError(_each_line(where, str(exc))) from None
         trials.append(Trial(index, values, _absolute(cfg)))
     return trials
