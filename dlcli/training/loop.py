@@ -357,7 +357,7 @@ def train(
                 break
             loop.last_good = (runner.state, J)
             runner.step(AL, Yb, caches, lr, masks)
-            if logged:  # statistics of this row's pass and update (training/health.py)
+            if logged and opts.health:  # this row's pass and update (training/health.py)
                 loop.health.append(runner.health(i, loop.last_good[0], AL, Yb, caches, masks, lr))
             if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < iterations:
                 loop.save(i + 1)

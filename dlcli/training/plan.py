@@ -34,6 +34,9 @@ class Options:
     fast : in-memory mini-batches without dropout take the direct engine's preallocated
         path (:mod:`~dlcli.training.fast`), with the same numbers; False runs the course's
         arrays as written (tests compare the two)
+    health : collect the health statistics (:mod:`~dlcli.training.health`) at every logged
+        row; the benchmarks that log every iteration to compare cost curves turn it off, so
+        they time training alone
     """
 
     optimizer: str = "gd"
@@ -48,6 +51,7 @@ class Options:
     seed: int = 1
     shuffle: str = "examples"
     fast: bool = True
+    health: bool = True
 
     @property
     def plain(self) -> bool:
