@@ -1,6 +1,7 @@
 """Whole-or-nothing file writes: every file dlcli writes goes through here, and an OS error
 while writing (disk full, read-only, no permission, ...) becomes a
-:class:`~dlcli.errors.WriteError` naming the file."""
+:class:`~dlcli.errors.WriteError` naming the file. Also the one check that a file to read is
+an HDF5 file (:func:`check_hdf5`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dlcli.errors import writing
+from dlcli.errors import DlcliError, writing
+
+
+def check_hdf5(
+    path: Path, key: str, error: type[DlcliError], directory: str, not_hdf5: str
+) -> None:
+    """Raise ``error`` naming ``key`` and ``path`` unless it is a readable HDF5 file: missing,
+    a directory (``directory``: what was expected), unreadable (the OS's reason), or not
+    HDF5 (``not_hdf5``: what was expected)."""
+    import h5py
+
+    if not path.exists():
+        raise error(f"{key}: {path}: no such file")
+    if path.is_dir():
+        raise error(f"{key}: {path}: is a directory, expected {directory}")
+    try:
+        hdf5 = h5py.is_hdf5(path)
+    except OSError as exc:  # no permission to read it, an I/O error
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise error(f"{key}: {path}: cannot be read ({reason})") from None
+    if not hdf5:
+        raise error(f"{key}: {path}: not an HDF5 file (expected {not_hdf5})")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -25,7 +25,7 @@ import yaml
 from dlcli import __version__, sysinfo
 from dlcli.costplot import PlotProcess, plot_costs
 from dlcli.errors import ConfigError, DlcliError, ModelFileError
-from dlcli.fileio import atomic_write, write_h5, write_text, writing
+from dlcli.fileio import atomic_write, check_hdf5, write_h5, write_text, writing
 from dlcli.jsonout import strict_json
 from dlcli.model import network
 from dlcli.model.sizes import data_mismatch, memory_estimate
@@ -73,7 +73,7 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
     """
     import h5py
 
-    _check_is_hdf5(path, key)
+    check_hdf5(path, key, ModelFileError, f"a {PARAMS} file", f"a dlcli {PARAMS}")
     try:
         with h5py.File(path, "r") as f:
             _check_format_version(f, path, key)
@@ -92,22 +92,6 @@ def read_params(path: Path, key: str = "--model") -> tuple[dict[str, np.ndarray]
         )
     _check_chain(params, path, key)
     return params, meta
-
-
-def _check_is_hdf5(path: Path, key: str) -> None:
-    import h5py
-
-    if not path.exists():
-        raise ModelFileError(f"{key}: {path}: no such file")
-    if path.is_dir():
-        raise ModelFileError(f"{key}: {path}: is a directory, expected a {PARAMS} file")
-    try:
-        hdf5 = h5py.is_hdf5(path)
-    except OSError as exc:  # no permission to read it, an I/O error
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise ModelFileError(f"{key}: {path}: cannot be read ({reason})") from None
-    if not hdf5:
-        raise ModelFileError(f"{key}: {path}: not an HDF5 file (expected a dlcli {PARAMS})")
 
 
 def _check_format_version(f: Any, path: Path, key: str) -> None:

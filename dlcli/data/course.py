@@ -5,7 +5,6 @@ every check of a file happens here and raises :class:`DataError` naming the file
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,24 +13,19 @@ import numpy as np
 
 from dlcli import sysinfo
 from dlcli.errors import DataError
+from dlcli.fileio import check_hdf5
 
 
 def _open_h5(path: Path, key: str):
     import h5py
 
-    if not path.exists():
-        raise DataError(f"{key}: {path}: no such file")
-    if path.is_dir():
-        raise DataError(f"{key}: {path}: is a directory, expected a course HDF5 file")
-    try:
-        hdf5 = h5py.is_hdf5(path)
-    except OSError as exc:  # no permission to read it, an I/O error
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise DataError(f"{key}: {path}: cannot be read ({reason})") from None
-    if not hdf5:
-        raise DataError(
-            f"{key}: {path}: not an HDF5 file (expected the course layout, e.g. train_catvnoncat.h5)"
-        )
+    check_hdf5(
+        path,
+        key,
+        DataError,
+        "a course HDF5 file",
+        "the course layout, e.g. train_catvnoncat.h5",
+    )
     try:
         return h5py.File(path, "r")
     except OSError as exc:
