@@ -117,6 +117,26 @@ def test_the_gram_engine_gives_the_direct_engines_statistics(options: Options) -
                     assert lg[key] == value, key
 
 
+def test_weighted_records_measure_the_weighted_gradient_in_both_engines() -> None:
+    """With example weights, dW is the weighted gradient the update used: plain gradient
+    descent's step is lr dW, so update_ratio = lr dW_norm / W_norm in every layer, and the
+    Gram engine's layer 1 (from K) agrees with the direct engine's."""
+    X, Y, params = _random_problem(2)
+    w = np.where(Y == 1, 5.0, 1.0)  # (1, m)
+    kwargs = dict(hidden="relu", output="sigmoid", learning_rate=0.1, iterations=3, log_every=1)
+    direct = train(X, Y, params, engine="direct", weights=w, **kwargs).health
+    gram = train(X, Y, params, engine="gram", weights=w, **kwargs).health
+    unweighted = train(X, Y, params, engine="direct", **kwargs).health
+    for d, g in zip(direct, gram, strict=True):
+        for ld, lg in zip(d["layers"], g["layers"], strict=True):
+            assert ld["update_ratio"] == pytest.approx(0.1 * ld["dW_norm"] / ld["W_norm"])
+            assert lg["dW_norm"] == pytest.approx(ld["dW_norm"], rel=1e-9)
+            assert lg["update_ratio"] == pytest.approx(ld["update_ratio"], rel=1e-9)
+    assert direct[0]["layers"][0]["dW_norm"] != pytest.approx(
+        unweighted[0]["layers"][0]["dW_norm"], rel=1e-3
+    )
+
+
 @pytest.mark.parametrize("engine", ["direct", "gram"])
 def test_a_resumed_run_keeps_the_records_its_checkpoint_held(engine: str, tmp_path) -> None:
     """A checkpoint at 20 (written and read back as checkpoint.h5), then a resume: the same

@@ -59,7 +59,7 @@ class Engine:
         the state ``before``."""
         return health.collect(
             i, self.params(before), self.params(self.state), AL, Y, caches, self.hidden,
-            self.output, self.opts.l2, masks
+            self.output, self.opts.l2, masks, w=self.w
         )  # fmt: skip
 
 
@@ -241,7 +241,7 @@ class _Gram(Engine):
             )
         return health.collect(
             i, before, self.state, AL, Y, caches, self.hidden, self.output, self.opts.l2,
-            masks, self._health, lr if self.opts.optimizer == "gd" else None
+            masks, self._health, lr if self.opts.optimizer == "gd" else None, self.w
         )  # fmt: skip
 
     def params(self, state: dict[str, np.ndarray]) -> network.Params:

@@ -161,6 +161,7 @@ def collect(
     masks: dict | None = None,
     gram: GramLayer1 | None = None,
     lr: float | None = None,
+    w: np.ndarray | None = None,
 ) -> Record:
     """The record of log row i, after its update.
 
@@ -174,9 +175,11 @@ def collect(
     masks : the dropout masks of the pass, if any
     gram : layer 1's norms in the Gram engine's form, for that engine
     lr : with ``gram``, the learning rate of a plain gradient-descent step (None: momentum)
+    w : ndarray of shape (1, m), the row's example weights (None: unweighted), so that dW is
+        the gradient the update used
     """
     m = Y.shape[1]
-    grads = network.backward(AL, Y, caches, before, hidden, dW1=gram is None, masks=masks)
+    grads = network.backward(AL, Y, caches, before, hidden, dW1=gram is None, masks=masks, w=w)
     layers = []
     if gram is not None:
         dZ1 = grads.pop("dZ1")
