@@ -32,7 +32,7 @@ from dlcli.metrics import label_balanced_accuracy, regression_metrics
 from dlcli.model import network
 from dlcli.runlock import lock_run
 from dlcli.training.loop import train
-from dlcli.training.measure import accuracy
+from dlcli.training.measure import label_accuracy
 from dlcli.training.plan import Options, init_note, iterations_of, options_from, resolve_engine
 from dlcli.training.state import Callback, StopTraining, TrainResult, TrainState
 from dlcli.training.weights import effective_weights
@@ -179,12 +179,12 @@ def _split_metrics(
     """Accuracy of a classifier, or MSE, MAE and R^2 of a regression (in the table's own
     units), of ``params`` on one split (X (n_x, m), Y (n_y, m))."""
     hidden, output = cfg.model.hidden_activation, cfg.model.output_activation
+    AL, _ = network.forward(X, params, hidden, output)  # one pass for every figure
     if output != "linear":
         return {
-            f"{split}_accuracy": accuracy(X, Y, params, hidden, output),
-            f"{split}_balanced_accuracy": _balanced_accuracy(cfg, X, Y, params),
+            f"{split}_accuracy": label_accuracy(AL, Y, output),
+            f"{split}_balanced_accuracy": label_balanced_accuracy(AL, Y, output),
         }
-    AL, _ = network.forward(X, params, hidden, output)
     if dataset.preprocessing["kind"] == "table":  # in the table's own units
         AL, Y = (unscale_target(dataset.preprocessing, a) for a in (AL, Y))
     found = regression_metrics(Y, AL)

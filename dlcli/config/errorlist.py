@@ -177,6 +177,6 @@ def _place_key(
 
 def report(lines: list[str]) -> str:
     """At most :data:`MOST` lines, then "and N more"; one line per error."""
-    shown = list(dict.fromkeys(lines))  # one check can fail in both passes
+    shown = list(dict.fromkeys(lines))  # a caller's lines may repeat one another
     extra = len(shown) - MOST
     return "\n".join(shown[:MOST] + ([f"and {extra} more"] if extra > 0 else []))

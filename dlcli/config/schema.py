@@ -50,8 +50,12 @@ class GenerateConfig(_Section):
         return examples
 
 
-#: data keys for tables that the resolved config leaves out at their defaults.
-TABLE_KEYS = ("classes", "categorical", "missing", "unknown_category", "weight")
+#: Keys added after the first runs (the tables of issue 13, the weights of issue 18) that the
+#: resolved config leaves out at their defaults, by section.
+HIDDEN_AT_DEFAULT = {
+    "data": ("classes", "categorical", "missing", "unknown_category", "weight"),
+    "train": ("class_weight",),
+}
 
 
 class DataConfig(_Section):
@@ -304,13 +308,13 @@ class Config(_Section):
         layer numbers as ints)."""
         resolved = self.model_dump(mode="json", by_alias=True)
         resolved["init"]["per_layer"] = dict(self.init.per_layer)
-        # The table keys of issue 13 appear only when they differ from their defaults, so a
-        # config without them resolves (and its run files hash) as it did before them.
-        for key in TABLE_KEYS:
-            if resolved["data"][key] == DataConfig.model_fields[key].default:
-                del resolved["data"][key]
-        if self.train.class_weight is None:  # as TABLE_KEYS: left out at its default
-            del resolved["train"]["class_weight"]
+        # Later keys appear only when they differ from their defaults, so a config without
+        # them resolves (and its run files hash) as it did before them.
+        for section, keys in HIDDEN_AT_DEFAULT.items():
+            fields = type(getattr(self, section)).model_fields
+            for key in keys:
+                if resolved[section][key] == fields[key].default:
+                    del resolved[section][key]
         if self.data.stream:  # streaming reads blocks: say so, as the run does
             resolved["train"]["shuffle"] = "blocks"
         return resolved

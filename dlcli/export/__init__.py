@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcli.card import CARD
 from dlcli.data import encode
 from dlcli.errors import DlcliError
 from dlcli.export import onnx_graph
@@ -25,7 +26,6 @@ from dlcli.predict import Model, load_model
 
 FORMATS = ("onnx", "numpy")
 DTYPES = ("float32", "float64")
-CARD = "card.md"
 SCRIPT = Path(__file__).with_name("predict_template.py")
 
 

@@ -30,10 +30,10 @@ def cost_and_accuracy(
     X: np.ndarray, Y: np.ndarray, params: network.Params, hidden: str, output: str
 ) -> dict[str, float]:
     """Cost (without the L2 term) and, for classifiers, accuracy of params on (X, Y)."""
-    _, caches = network.forward(X, params, hidden, output)
+    AL, caches = network.forward(X, params, hidden, output)
     row = {"cost": network.cost(caches[-1][1], Y, output)}
     if output != "linear":
-        row["accuracy"] = accuracy(X, Y, params, hidden, output)
+        row["accuracy"] = label_accuracy(AL, Y, output)
     return row
 
 
