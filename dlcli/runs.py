@@ -198,16 +198,14 @@ def _is_free(path: Path) -> bool:
     )
 
 
-def _free_run_dir(target: Path, held: contextlib.ExitStack | None = None) -> Path:
+def _free_run_dir(target: Path, held: contextlib.ExitStack) -> Path:
     """``target`` if it holds no run, else the first of target-2, target-3, ... that is free;
-    made, and with ``held`` locked into it (one another process holds is taken as not free)."""
+    made, and locked into ``held`` (one another process holds is taken as not free)."""
     candidate, n = target, 1
     while True:
         if _is_free(candidate):
             with writing(candidate):
                 candidate.mkdir(parents=True, exist_ok=True)
-            if held is None:
-                return candidate
             lock = RunLock(candidate)
             if lock.acquire():
                 if _is_free(candidate):  # still, now that no one else can write it
@@ -247,14 +245,14 @@ def create_run_dir(
     *,
     force: bool = False,
     note: str = "",
-    held: contextlib.ExitStack | None = None,
+    held: contextlib.ExitStack,
 ) -> Path:
     """Make the run directory and write its ``config.yaml``.
 
     A ``target`` that already holds a run is left alone and ``target-2``, ``target-3``, ...
     is made instead; with ``force`` a run there is replaced (never a folder that is not a run).
-    With ``held``, the run directory's lock (:mod:`dlcli.runlock`) is taken into it first:
-    a run another process writes is neither replaced nor chosen.
+    The run directory's lock (:mod:`dlcli.runlock`) is taken into ``held`` first: a run
+    another process writes is neither replaced nor chosen.
 
     Raises
     ------
@@ -266,8 +264,7 @@ def create_run_dir(
             raise DlcliError(
                 f"--out {target}: is not a dlcli run directory; --force replaces only runs"
             )
-        if held is not None:
-            held.enter_context(lock_run(target))
+        held.enter_context(lock_run(target))
         _empty(target)
         run_dir = target
     else:
