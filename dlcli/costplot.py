@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import traceback
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
@@ -50,7 +51,8 @@ def plot_costs(path: Path | IO[bytes], log: list[dict[str, float]], learning_rat
     ax.set_ylabel("cost")
     ax.set_title(f"Learning rate = {learning_rate:g}")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    # Fixed margins: tight_layout would draw the figure once more just to measure it.
+    fig.subplots_adjust(left=0.15, right=0.97, bottom=0.12, top=0.92)
     fig.savefig(path, format="png")
 
 
@@ -58,6 +60,7 @@ def plot_health(path: Path | IO[bytes], records: list[dict[str, Any]]) -> None:
     """health.png: each layer's update ratio ‖ΔW‖/‖W‖ (log scale) above, and each hidden
     layer's dead (relu, leaky_relu) or saturated (tanh, sigmoid) fraction of units below,
     against the iteration (records as dlcli.training.health makes them)."""
+    from matplotlib import ticker
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 6), dpi=100)
@@ -78,6 +81,10 @@ def plot_health(path: Path | IO[bytes], records: list[dict[str, Any]]) -> None:
             if any(v is not None for v in values):
                 bottom.plot(iterations, values, marker=".", label=f"layer {l + 1} {what}")
     top.set_yscale("log")
+    # Labels 1e-03 at the powers of ten only: the default 10^-3 labels go through mathtext
+    # and minor ticks, which took a third of the drawing.
+    top.yaxis.set_major_formatter(ticker.LogFormatter(labelOnlyBase=True))
+    top.yaxis.set_minor_locator(ticker.NullLocator())
     top.set_ylabel("update ratio |ΔW| / |W|")
     bottom.set_ylabel("fraction of units")
     bottom.set_ylim(-0.05, 1.05)
@@ -87,7 +94,7 @@ def plot_health(path: Path | IO[bytes], records: list[dict[str, Any]]) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
     top.set_title("Training health")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.08, top=0.95, hspace=0.08)
     fig.savefig(path, format="png")
 
 
@@ -113,8 +120,13 @@ class PlotProcess:
 
     def __init__(self) -> None:
         root = str(Path(__file__).resolve().parents[1])
+        # The child multiplies no matrices: one BLAS thread, none waiting on the cores.
+        one_thread = dict.fromkeys(
+            ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"), "1"
+        )
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _CHILD.format(root=root)],
+            env=os.environ | one_thread,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -233,6 +245,26 @@ def _one_blas_thread() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
+def _fork_health(records: list[dict[str, Any]]) -> tuple[int, int]:
+    """Fork a process that draws health.png into a pipe: (its pid, the pipe's read end)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        return pid, read_end
+    code = 1
+    try:
+        os.close(read_end)
+        with os.fdopen(write_end, "wb") as out:
+            plot_health(out, records)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def child_main() -> None:
     """The child's work: import matplotlib (the slow part, done while the parent trains),
     read ``{"log": [...], "learning_rate": lr}`` from stdin, write cost.png's bytes to stdout.
@@ -245,13 +277,17 @@ def child_main() -> None:
     if not request:
         return
     asked = json.loads(request)
+    if "health" in asked:  # drawn at the same time, on the other core
+        pid, read_end = _fork_health(asked["health"])
     buffer = io.BytesIO()
     plot_costs(buffer, asked["log"], asked["learning_rate"])
     if "health" in asked:  # cost.png behind its length, then health.png
-        health = io.BytesIO()
-        plot_health(health, asked["health"])
+        with os.fdopen(read_end, "rb") as health:
+            health_png = health.read()
+        if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:
+            sys.exit("health.png: the process drawing it failed (its error is above)")
         sys.stdout.buffer.write(len(buffer.getvalue()).to_bytes(8, "big"))
-        buffer.write(health.getvalue())
+        buffer.write(health_png)
     sys.stdout.buffer.write(buffer.getvalue())
     sys.stdout.buffer.flush()
     # The parent waits for this process to end: skip the interpreter's teardown of

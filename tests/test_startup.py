@@ -84,6 +84,51 @@ def test_a_failing_plot_process_says_why() -> None:
     assert message.endswith("KeyError: 'cost'")
 
 
+def test_a_failing_health_drawing_says_why() -> None:
+    """health.png is drawn by a fork of the child, beside cost.png: its failure reaches
+    the parent with its traceback."""
+    with PlotProcess() as plot:
+        # an update ratio matplotlib cannot plot
+        layer = {"update_ratio": {"a": 1}, "dead_fraction": None, "saturated_fraction": None}
+        plot.begin(
+            [{"iteration": 0, "epoch": 0, "cost": 0.5}], 0.1, [{"iteration": 0, "layers": [layer]}]
+        )
+        with pytest.raises(RuntimeError) as caught:
+            plot.png()
+    message = str(caught.value)
+    assert message.startswith("cost.png: the process drawing it ended with code 1: Traceback")
+    assert "TypeError: unhashable type: 'dict'" in message
+    assert message.endswith("health.png: the process drawing it failed (its error is above)")
+
+
+@pytest.mark.parametrize(
+    ("argv", "starts"),
+    [
+        (["train", "configs/flower.yaml"], True),
+        (["train", "configs/flower.yaml", "--quiet", "--set", "train.iterations=5"], True),
+        (["train", "configs/flower.yaml", "--dry-run"], False),
+        (["train", "--help"], False),
+        (["train", "-h"], False),
+        (["gradcheck"], False),
+        (["predict", "train"], False),
+        ([], False),
+    ],
+)
+def test_the_plot_child_starts_before_parsing_for_a_training_command_only(
+    argv: list[str], starts: bool
+) -> None:
+    """`dlcli train` starts its child before Typer parses the command line; train() takes
+    it (and no other command starts one)."""
+    from dlcli.cli import train
+
+    train.start_plotting(argv)
+    early, train._early = train._early, None
+    assert (early is not None) == starts
+    if early is not None:
+        early.close()
+        assert early._proc.returncode == -9
+
+
 def test_a_plot_process_not_needed_is_ended() -> None:
     with PlotProcess() as plot:
         child = plot._proc

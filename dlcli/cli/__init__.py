@@ -10,6 +10,7 @@ fast.
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Annotated
 
@@ -94,4 +95,5 @@ _register(app, diagnose.diagnose)
 
 def main() -> None:
     train.OWN_PROCESS = True  # a process of its own: cost.png drawn by a child (cli/train.py)
+    train.start_plotting(sys.argv[1:])
     app()

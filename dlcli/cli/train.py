@@ -21,6 +21,21 @@ if TYPE_CHECKING:
 #: Under CliRunner (tests, a program calling the app) it is drawn in the process.
 OWN_PROCESS = False
 
+#: The child drawing cost.png, when :func:`start_plotting` started it before Typer parsed
+#: the command line; :func:`train` takes it.
+_early: PlotProcess | None = None
+
+
+def start_plotting(argv: list[str]) -> None:
+    """Start the child that draws cost.png now, when ``argv`` (the arguments after
+    ``dlcli``) is a train command that trains: Typer's parsing and the imports behind it
+    take a tenth of a second or two that the child's matplotlib import can use."""
+    global _early
+    if argv[:1] == ["train"] and not {"-h", "--help", "--dry-run"} & set(argv):
+        from dlcli.costplot import PlotProcess
+
+        _early = PlotProcess()
+
 
 def train(
     config: ConfigArg,
@@ -69,9 +84,13 @@ def train(
     """
     from dlcli.costplot import PlotProcess
 
-    # Started first, so the child imports matplotlib while this process imports the rest,
-    # loads the data and trains.
-    with PlotProcess() if OWN_PROCESS and not dry_run else nullcontext() as plot:
+    global _early
+    plot, _early = _early, None
+    if plot is None and OWN_PROCESS and not dry_run:
+        # Started first, so the child imports matplotlib while this process imports the
+        # rest, loads the data and trains.
+        plot = PlotProcess()
+    with plot if plot is not None else nullcontext():
         _train(config, set_, out, resume, force, quiet, json_out, dry_run, plot)
 
 

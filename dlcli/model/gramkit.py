@@ -8,8 +8,8 @@ array with ``out=``, and lays the arrays out so that one call does the work of s
 
 - the parameters it updates (W2, ..., WL, b2, ..., bL and C) are views of one flat buffer, and
   so are their steps lr dW, lr db and lr dZ1: the update is one subtraction over the buffer;
-- the hidden activations A1, ..., A[L-1] are rows of one array, so one ``np.sign`` gives
-  relu'(Z) = sign(A) of every hidden layer;
+- the hidden activations A1, ..., A[L-1] are rows of one array, so one ``np.greater`` gives
+  relu'(Z) = sign(A) = (A > 0) of every hidden layer;
 - dZ2, ..., dZ[L] are rows of one array, so one row sum gives every lr db.
 
 Each element still sees the operations of :func:`~dlcli.model.network.forward` and
@@ -78,8 +78,10 @@ class PlainStep:
         self.params = [(v[0], v[1:L], v[L:]) for v in self.views]
         for key, view in zip(self.keys, self.views[0], strict=True):
             view[...] = state[key]
-        self.kept = {k: v for k, v in state.items() if k not in self.keys}
-        self.state: Params = self.kept | dict(zip(self.keys, self.views[0], strict=True))
+        kept = {k: v for k, v in state.items() if k not in self.keys}
+        # The state dict of each buffer, made once: step() hands out the current one.
+        self.states = [kept | dict(zip(self.keys, v, strict=True)) for v in self.views]
+        self.state: Params = self.states[0]
         # The steps: lr dZ1 (C's), lr dW{l}, and lr db2..lr dbL as one (n[2] + ... + n[L], 1).
         self.grad = np.empty(size, dtype)
         grads = _views(self.grad, shapes)
@@ -155,7 +157,10 @@ class PlainStep:
             np.multiply(dZ, lr / weighting.total(w), out=dZ)
         W = self.params[self.current][1]
         if self.back:
-            np.sign(self.A_all, out=self.sign_all)  # relu'(Z) = sign(A) of every hidden layer
+            # relu'(Z) = sign(A) of every hidden layer, as (A > 0): the same floats for the
+            # A = max(Z, 0) >= 0 that reach a step (a NaN or inf in A makes the cost
+            # non-finite, which stops training before its update), in a quarter less time.
+            np.greater(self.A_all, 0.0, out=self.sign_all)
         for l, dZ, A_prev_T, lr_dW, dA_prev, sign in self.back:
             np.dot(dZ, A_prev_T, out=lr_dW)  # lr dW, (n[l], n[l-1])
             np.dot(W[l].T, dZ, out=dA_prev)  # lr dA[l-1], (n[l-1], m)
@@ -165,5 +170,5 @@ class PlainStep:
         new = 1 - self.current
         np.subtract(self.flats[self.current], self.grad, out=self.flats[new])  # W - lr dW, ...
         self.current = new
-        self.state = self.kept | dict(zip(self.keys, self.views[new], strict=True))
+        self.state = self.states[new]
         return self.state
