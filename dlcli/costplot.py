@@ -146,16 +146,14 @@ class PlotProcess:
         """What training runs in, beside the child.
 
         ``one_core`` (training whose products are small, as the Gram engine's): BLAS keeps to
-        one thread (threadpoolctl, where installed) and training starts at once, while the
-        child's import goes on on the other core. Otherwise this waits for the import first,
-        as a 2-thread BLAS call would wait for the core the import holds; the same without
-        threadpoolctl.
+        one thread and training starts at once, while the child's import goes on on the
+        other core. Otherwise this waits for the import first, as a 2-thread BLAS call would
+        wait for the core the import holds.
         """
-        limit = _one_blas_thread() if one_core else None
-        if limit is None:
-            self.wait_ready()
-            return nullcontext()
-        return limit
+        if one_core:
+            return _one_blas_thread()
+        self.wait_ready()
+        return nullcontext()
 
     def begin(
         self,
@@ -237,11 +235,9 @@ class PlotProcess:
 
 def _one_blas_thread() -> Any:
     """BLAS limited to one thread in this process until the returned limit's
-    ``restore_original_limits()`` (or the end of its ``with``); None without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
+    ``restore_original_limits()`` (or the end of its ``with``)."""
+    from threadpoolctl import threadpool_limits
+
     return threadpool_limits(limits=1, user_api="blas")
 
 

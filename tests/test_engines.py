@@ -245,3 +245,32 @@ def test_plain_step_runs_only_relu_sigmoid_plain_gradient_descent(hidden, output
         X, ENGINES["gram"].initial_state(X, params, Options()), "relu", "sigmoid", Options()
     )
     assert plain.kit is not None
+
+
+@pytest.mark.parametrize(
+    ("engine", "m", "threads_inside"),
+    [("gram", 209, 1), ("gram", 500, None), ("direct", 209, None)],
+)
+def test_the_gram_engine_trains_on_one_blas_thread_while_its_products_are_small(
+    engine: str, m: int, threads_inside: int | None
+) -> None:
+    """2 n[1] m^2 = 1.7 MFLOP (the cat model's C @ K) runs on one BLAS thread, 10 MFLOP
+    (m = 500) and the direct engine on BLAS as found; the limit ends with training."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads() -> list[int]:
+        info = threadpoolctl.threadpool_info()
+        return [lib["num_threads"] for lib in info if lib["user_api"] == "blas"]
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((30, m)), (rng.random((1, m)) > 0.5).astype(float)
+    init = network.init_params([30, 20, 1], "xavier", network.legacy_rng(1))
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        seen: list[list[int]] = []
+        train(
+            X, Y, init, hidden="relu", output="sigmoid", learning_rate=0.1, iterations=2,
+            engine=engine, callback=lambda i, cost: seen.append(blas_threads()),
+        )  # fmt: skip
+        expected = [2] * len(blas_threads()) if threads_inside is None else [1] * len(seen[0])
+        assert seen == [expected, expected]
+        assert blas_threads() == [2] * len(seen[0])

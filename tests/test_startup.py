@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import threadpoolctl
 from typer.testing import CliRunner
 
 from dlcli.cli import app
@@ -139,7 +140,6 @@ def test_training_beside_the_plot_child_keeps_to_one_blas_thread_then_restores_i
     """The Gram engine's run trains on one BLAS thread while the child imports matplotlib,
     and every run keeps to one while the child draws; each limit ends with its stage, also
     when it raises."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
     import numpy  # noqa: F401 - its BLAS must be loaded for threadpoolctl to see it
 
     def blas_threads() -> list[int]:

@@ -293,7 +293,6 @@ def test_resume_skips_finished_trials_and_reruns_failed_ones(tmp_path: Path) -> 
 
 
 def test_local_workers_get_their_share_of_blas_threads(tmp_path: Path) -> None:
-    need("threadpoolctl")
     path = _write(
         tmp_path / "s.yaml",
         f"base: {FLOWER}\nset: [train.iterations=5]\ngrid:\n  init.seed: [1, 2]\n",

@@ -26,7 +26,7 @@ class TrialResult:
     costs : [iteration, cost] rows of costs.csv
     seconds : wall time of the whole run
     blas_threads : the BLAS threads the process had before any limit, from its environment
-        (None without threadpoolctl, or for a trial not run in this sweep)
+        (None for a trial not run in this sweep)
     row : its results.csv row, once the sweep has one
     values : the swept keys and this trial's value of each
     """

@@ -41,23 +41,22 @@ def run_trial(index: int, cfg: Config, run_dir: str, blas_threads: int | None) -
     a :class:`WriteError` (a full or read-only disk stops the whole sweep).
 
     The one function every executor calls (top level, so it pickles by name). With
-    ``blas_threads``, BLAS is limited to that many threads for the run (threadpoolctl,
-    where installed; the local executor also sets the environment before NumPy loads).
+    ``blas_threads``, BLAS is limited to that many threads for the run (threadpoolctl; the
+    local executor also sets the environment before NumPy loads).
 
     Returns
     -------
     TrialResult
         ``blas_threads`` is the BLAS threads the process had before any limit, from its
-        environment (None without threadpoolctl).
+        environment (None where no BLAS is loaded).
     """
     # Read before any limit is applied: what the worker's environment gave BLAS at start.
     blas_at_start = _blas_threads_now()
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if blas_threads is not None:
-        with contextlib.suppress(ImportError):
-            from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits
 
-            limit = threadpool_limits(limits=blas_threads, user_api="blas")
+        limit = threadpool_limits(limits=blas_threads, user_api="blas")
     start = time.perf_counter()
     result = TrialResult(index, blas_threads=blas_at_start)
     try:
@@ -75,10 +74,8 @@ def run_trial(index: int, cfg: Config, run_dir: str, blas_threads: int | None) -
 
 def _blas_threads_now() -> int | None:
     """The most threads a loaded BLAS library may use now (threadpoolctl), or None."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
+    from threadpoolctl import threadpool_info
+
     counts = [lib["num_threads"] for lib in threadpool_info() if lib.get("user_api") == "blas"]
     return max(counts, default=None)
 

@@ -8,12 +8,20 @@ with W1 kept as a combination of the training examples (the derivation is in :cl
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
 import numpy as np
 
 from dlcli.model import gramkit, network
 from dlcli.model.optimizers import OPTIMIZERS
 from dlcli.training import health
 from dlcli.training.plan import Options
+
+#: The FLOPs of one Gram product C @ K (2 n[1] m^2) up to which the Gram engine trains on one
+#: BLAS thread: at m = 209 (1.7 MFLOP) two threads take as long as one, at m = 400
+#: (6.4 MFLOP, n[1] = 20) they take a seventh less.
+SMALL_PRODUCT_FLOPS = 4e6
 
 
 def _split(state: dict[str, np.ndarray], names: set[str]) -> tuple[network.Params, network.Params]:
@@ -51,6 +59,10 @@ class Engine:
         # The example weights (1, m) of the batch the next step() is of, set by the loop;
         # None trains the unweighted formulas (dlcli.model.weighting).
         self.w: np.ndarray | None = None
+
+    def blas_threads(self) -> AbstractContextManager[Any]:
+        """What the iterations run in: BLAS as it is, unless the engine says otherwise."""
+        return nullcontext()
 
     def health(
         self, i: int, before: dict, AL: np.ndarray, Y: np.ndarray, caches, masks, lr: float
@@ -142,6 +154,16 @@ class _Gram(Engine):
         if opts.plain and self.fold and gramkit.runs(hidden, output, len(layers) - 1):
             self.kit = gramkit.PlainStep(X, self.K, self.Z1_0, layers, self.state)
             self.state = self.kit.state  # views of the kit's buffers
+
+    def blas_threads(self) -> AbstractContextManager[Any]:
+        """One BLAS thread while C @ K is small (the course's cat model: 1.7 MFLOP): a second
+        thread gains nothing on it and slows the small products around it (the cat model
+        trains about a tenth faster on one, benchmarks/contenders.py)."""
+        if 2 * self.K.shape[0] ** 2 * self.Z1_0.shape[0] > SMALL_PRODUCT_FLOPS:
+            return nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=1, user_api="blas")
 
     @staticmethod
     def initial_state(

@@ -337,7 +337,7 @@ def train(
     layers = runner.layers()
     stopped_at = iterations
     # Overflow is detected below and reported as divergence, not as NumPy warnings.
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), runner.blas_threads():
         for i in range(start.iteration, iterations):
             # A stop at iteration i resumes at i, which draws its shuffle and masks again.
             drawn_from = rng.bit_generator.state if batches.draws else None
