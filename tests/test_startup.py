@@ -115,19 +115,14 @@ def test_a_failing_health_drawing_says_why() -> None:
         ([], False),
     ],
 )
-def test_the_plot_child_starts_before_parsing_for_a_training_command_only(
+def test_the_plot_child_starts_before_the_cli_for_a_training_command_only(
     argv: list[str], starts: bool
 ) -> None:
-    """`dlcli train` starts its child before Typer parses the command line; train() takes
-    it (and no other command starts one)."""
-    from dlcli.cli import train
+    """`dlcli train` starts its child before Typer and the CLI are imported (dlcli.__main__);
+    no other command starts one."""
+    from dlcli.__main__ import trains
 
-    train.start_plotting(argv)
-    early, train._early = train._early, None
-    assert (early is not None) == starts
-    if early is not None:
-        early.close()
-        assert early._proc.returncode == -9
+    assert trains(argv) == starts
 
 
 def test_a_plot_process_not_needed_is_ended() -> None:

@@ -10,14 +10,16 @@ fast.
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dlcli import __version__
 from dlcli.cli import compare, data, diagnose, evaluate, export, gradcheck, predict, sweep, train
+
+if TYPE_CHECKING:
+    from dlcli.costplot import PlotProcess
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
@@ -93,7 +95,9 @@ _register(app, compare.compare)
 _register(app, diagnose.diagnose)
 
 
-def main() -> None:
-    train.OWN_PROCESS = True  # a process of its own: cost.png drawn by a child (cli/train.py)
-    train.start_plotting(sys.argv[1:])
+def main(early: PlotProcess | None = None) -> None:
+    """Run the CLI in a process of its own, where cost.png is drawn by a child process
+    (cli/train.py); ``early`` is that child when :mod:`dlcli.__main__` started it already."""
+    train.OWN_PROCESS = True
+    train._early = early
     app()

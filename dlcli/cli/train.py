@@ -21,20 +21,9 @@ if TYPE_CHECKING:
 #: Under CliRunner (tests, a program calling the app) it is drawn in the process.
 OWN_PROCESS = False
 
-#: The child drawing cost.png, when :func:`start_plotting` started it before Typer parsed
-#: the command line; :func:`train` takes it.
+#: The child drawing cost.png, when :mod:`dlcli.__main__` started it before the CLI was
+#: imported; :func:`train` takes it.
 _early: PlotProcess | None = None
-
-
-def start_plotting(argv: list[str]) -> None:
-    """Start the child that draws cost.png now, when ``argv`` (the arguments after
-    ``dlcli``) is a train command that trains: Typer's parsing and the imports behind it
-    take a tenth of a second or two that the child's matplotlib import can use."""
-    global _early
-    if argv[:1] == ["train"] and not {"-h", "--help", "--dry-run"} & set(argv):
-        from dlcli.costplot import PlotProcess
-
-        _early = PlotProcess()
 
 
 def train(
