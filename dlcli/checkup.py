@@ -59,7 +59,7 @@ def _diagnose_config(config: Path, iterations: int | None, overrides: list[str])
         overrides = [*overrides, f"train.iterations={iterations}", "train.epochs=null"]
     cfg = load_config(config, overrides)
     with tempfile.TemporaryDirectory(prefix="dlcli-diagnose-") as tmp:
-        run_dir, metrics = run(cfg, name=config.stem, out=Path(tmp) / config.stem)
+        run_dir, metrics = run(cfg, name=config.stem, out=Path(tmp) / config.stem, pictures=False)
         report = read_health(run_dir)
     report["run"] = None
     report["config"] = str(config)

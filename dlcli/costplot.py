@@ -135,7 +135,7 @@ class PlotProcess:
         self._thread: threading.Thread | None = None
         self._limit: Any = None  # threadpoolctl's limit while the child draws
         self._out: tuple[bytes, bytes] = (b"", b"")
-        self._health: bytes | None = None  # health.png's bytes, when asked for
+        self._health = False  # whether begin() asked for health.png too
 
     def wait_ready(self) -> None:
         """Return once the child has imported matplotlib (it says so with one byte), or has
@@ -170,7 +170,7 @@ class PlotProcess:
         asked = {"log": rows, "learning_rate": float(learning_rate)}
         if health:
             asked["health"] = health_rows(health)
-            self._health = b""
+            self._health = True
         request = json.dumps(asked).encode()
 
         def talk() -> None:
@@ -190,6 +190,15 @@ class PlotProcess:
         RuntimeError
             The child failed (its error output is in the message): a bug, not a user error.
         """
+        return self._answer()[0]
+
+    def health_png(self) -> bytes | None:
+        """health.png's bytes, when :meth:`begin` was sent health records (else None)."""
+        return self._answer()[1]
+
+    def _answer(self) -> tuple[bytes, bytes | None]:
+        """(cost.png's bytes, health.png's or None) once the child has answered: cost.png's,
+        or cost.png's length, cost.png's and health.png's."""
         if self._thread is None:
             raise RuntimeError("PlotProcess.png() called before begin()")
         self._thread.join()
@@ -201,17 +210,10 @@ class PlotProcess:
                 f"cost.png: the process drawing it ended with code {self._proc.returncode}: "
                 f"{err.decode(errors='replace').strip()}"
             )
-        if self._health == b"":  # not yet split: cost.png's length, cost.png, health.png
-            size = int.from_bytes(out[:8], "big")
-            out, self._health = out[8 : 8 + size], out[8 + size :]
-            self._out = (out, err)
-        return out
-
-    def health_png(self) -> bytes | None:
-        """health.png's bytes, when :meth:`begin` was sent health records (else None)."""
-        if self._health == b"":
-            self.png()
-        return self._health or None
+        if not self._health:
+            return out, None
+        size = int.from_bytes(out[:8], "big")
+        return out[8 : 8 + size], out[8 + size :]
 
     def close(self) -> None:
         """End the child unless it has been asked to draw."""

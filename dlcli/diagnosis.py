@@ -431,12 +431,16 @@ def write_run_health(
     metrics: dict[str, Any],
     result: TrainResult,
     plot: PlotProcess | None = None,
+    draw: bool = True,
 ) -> list[dict]:
-    """health.json (:func:`write_health`) and health.png of a finished run, whose training
-    labels are Y (n_y, m); health.png's bytes come from ``plot`` (the child process that
-    draws cost.png, sent the records with the log) or are drawn here. Its findings."""
+    """health.json (:func:`write_health`) and health.png (unless not ``draw``) of a finished
+    run, whose training labels are Y (n_y, m); health.png's bytes come from ``plot`` (the
+    child process that draws cost.png, sent the records with the log) or are drawn here. Its
+    findings."""
     layers = list(cfg.model.layers)
     found = write_health(run_dir, result.health, result.log, context_of(cfg, Y, metrics, layers))
+    if not draw:
+        return found
     png = plot.health_png() if plot is not None else None
     if png is not None:
         atomic_write(run_dir / HEALTH_PLOT, lambda tmp: tmp.write_bytes(png))

@@ -256,6 +256,7 @@ def run(
     force: bool = False,
     on_start: Callable[[int], None] | None = None,
     plot: runs.PlotProcess | None = None,
+    pictures: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
     """The whole job: load data, initialise, train, write the run directory.
 
@@ -270,6 +271,8 @@ def run(
         makes it depend on the data)
     plot : a child process that draws cost.png (sent the log as soon as training ends),
         instead of drawing it here
+    pictures : False writes no cost.png, health.png or boundary.png (a run only read back,
+        as ``dlcli diagnose CONFIG`` does, needs no matplotlib)
 
     Raises
     ------
@@ -288,7 +291,7 @@ def run(
     metrics : what ``metrics.json`` holds
     """
     with ExitStack() as held:
-        return _run(cfg, name, out, callback, resume, force, on_start, plot, held)
+        return _run(cfg, name, out, callback, resume, force, on_start, plot, held, pictures)
 
 
 def _engine_of(cfg: Config, m: int, iterations: int, options: Options) -> str:
@@ -323,6 +326,7 @@ def _run(
     on_start: Callable[[int], None] | None,
     plot: runs.PlotProcess | None,
     held: ExitStack,
+    pictures: bool,
 ) -> tuple[Path, dict[str, Any]]:
     """:func:`run`'s work, with the run directory's lock kept in ``held``."""
     dataset, X, Y, digest = _training_data(cfg)
@@ -379,7 +383,7 @@ def _run(
     if plot is not None:  # drawn while the metrics are measured and the other files written
         plot.begin(result.log, cfg.train.learning_rate, result.health)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
-    _write_run(run_dir, cfg, dataset, meta, result, metrics, plot)
+    _write_run(run_dir, cfg, dataset, meta, result, metrics, plot, pictures)
     return run_dir, metrics
 
 
@@ -391,12 +395,15 @@ def _write_run(
     result: TrainResult,
     metrics: dict[str, Any],
     plot: runs.PlotProcess | None,
+    pictures: bool = True,
 ) -> None:
     """The run directory's files after training: health.json, then params.h5 and
     costs.csv, cost.png (and health.png, drawn beside it), boundary.png
-    (a 2-input classifier), card.md, then metrics.json, which marks it finished."""
-    write_run_health(run_dir, cfg, dataset.Y_train, metrics, result, plot)
-    runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot)
-    write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
+    (a 2-input classifier), card.md, then metrics.json, which marks it finished; without
+    ``pictures`` no PNG."""
+    write_run_health(run_dir, cfg, dataset.Y_train, metrics, result, plot, pictures)
+    runs.finish_run(run_dir, meta, result, metrics, cfg.train.learning_rate, plot, pictures)
+    if pictures:
+        write_run_boundary(run_dir, result.params, meta, dataset.X_train, dataset.Y_train)
     write_card(run_dir, meta["config"], meta["classes"], metrics)
     runs.write_metrics(run_dir, metrics)

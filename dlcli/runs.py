@@ -422,13 +422,17 @@ def finish_run(
     metrics: dict[str, Any],
     learning_rate: float,
     plot: PlotProcess | None = None,
+    draw: bool = True,
 ) -> None:
-    """Write params.h5, costs.csv and cost.png; :func:`write_metrics` finishes the run.
+    """Write params.h5, costs.csv and cost.png (unless not ``draw``); :func:`write_metrics`
+    finishes the run.
 
     cost.png is drawn here, or by ``plot`` (a child process sent the log with
     ``plot.begin``), whose bytes are written in the same place in that order."""
     write_params(run_dir / PARAMS, result.params, meta)
     write_text(run_dir / COSTS, costs_csv(result.log))
+    if not draw:
+        return
     if plot is None:
         atomic_write(run_dir / PLOT, lambda tmp: plot_costs(tmp, result.log, learning_rate))
     else:

@@ -194,3 +194,32 @@ def test_diagnose_errors_are_one_line(in_tmp: Path) -> None:
         1,
         "dlcli: config error: --iterations: 0; expected a whole number >= 1\n",
     )
+
+
+def test_diagnose_config_draws_no_picture(in_tmp: Path) -> None:
+    """`dlcli diagnose CONFIG` reads back a run it deletes: no cost.png, health.png or
+    boundary.png is drawn for it, so matplotlib is never imported (about a second saved)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from dlcli.cli import app; from typer.testing import CliRunner; "
+        f"out = CliRunner().invoke(app, ['diagnose', {FLOWER!r}, '--iterations', '50', "
+        "'--json']); print(out.exit_code, 'matplotlib' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["0", "False"], done.stderr
+
+
+def test_a_run_without_pictures_writes_every_other_file(in_tmp: Path) -> None:
+    from dlcli.config import load_config
+    from dlcli.job import run
+
+    run_dir, metrics = run(
+        load_config(Path(FLOWER), ["train.iterations=50"]), "f", in_tmp / "f", pictures=False
+    )
+    assert sorted(p.name for p in run_dir.iterdir()) == [
+        "card.md", "checkpoint.h5", "config.yaml", "costs.csv", "health.json", "metrics.json",
+        "params.h5",
+    ]  # fmt: skip
+    assert json.loads((run_dir / "metrics.json").read_text())["final_cost"] == metrics["final_cost"]

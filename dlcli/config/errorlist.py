@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from dlcli.config.crosscheck import SKIP_CROSS_CHECKS, failed_checks
 from dlcli.config.parse import _Loader
-from dlcli.config.schema import Config
+from dlcli.config.schema import Config, field_model
 
 #: Errors reported before "and N more".
 MOST = 20
@@ -73,8 +73,7 @@ def _field_path(loc: Sequence[Any]) -> tuple[Loc, Loc, bool]:
         name, field = by_key[part]
         keys.append(part)
         names.append(name)
-        kinds = getattr(field.annotation, "__args__", (field.annotation,))
-        model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        model = field_model(field)
     return tuple(keys), tuple(names), model is not None
 
 

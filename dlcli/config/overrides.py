@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dlcli.config.parse import parse_yaml
-from dlcli.config.schema import Config
+from dlcli.config.schema import Config, field_model
 from dlcli.errors import ConfigError
 
 
@@ -19,17 +19,12 @@ def _allowed_keys(model: type[BaseModel]) -> list[str]:
 
 def section_model(path: list[str]) -> type[BaseModel] | None:
     """The schema class at a dotted path, or None when the path ends at a leaf."""
-    model: type[BaseModel] = Config
+    model: type[BaseModel] | None = Config
     for part in path:
         fields = {f.alias or n: f for n, f in model.model_fields.items()}
-        annotation = fields[part].annotation
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,))]
-        sub = next(
-            (a for a in candidates if isinstance(a, type) and issubclass(a, BaseModel)), None
-        )
-        if sub is None:
+        model = field_model(fields[part])
+        if model is None:
             return None
-        model = sub
     return model
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 from dlcli.config.crosscheck import cross_check
 from dlcli.config.weights import class_weight_setting, weights_problem
@@ -318,3 +319,10 @@ class Config(_Section):
         if self.data.stream:  # streaming reads blocks: say so, as the run does
             resolved["train"]["shuffle"] = "blocks"
         return resolved
+
+
+def field_model(field: FieldInfo) -> type[BaseModel] | None:
+    """The section a schema field holds (the model among its annotation's members), or None
+    for a leaf."""
+    kinds = getattr(field.annotation, "__args__", (field.annotation,))
+    return next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
