@@ -10,10 +10,11 @@ folder; `train_seconds` read back from its metrics.json), the same with
 `--set train.iterations=1` (the run without its training), the plot child's work alone (a
 fresh `child_main` given that run's log and health records: its start, matplotlib's import,
 cost.png and health.png), and `python -m dlcli --help`, each a fresh process with PYTHONPATH
-set to the tree. The last two are floors of the whole run: it takes at least the child's work
-and at least the run without training plus the training. Python's bytecode goes to a cache folder of its
-own (PYTHONPYCACHEPREFIX) even where PYTHONDONTWRITEBYTECODE is set, as an installed package
-would have it, so no process compiles dlcli's sources. A markdown table of medians goes to
+set to the tree. The run of 1 iteration and the child's work are floors of the whole run: it
+takes at least the child's work, and at least the run without training plus the training.
+Python's bytecode goes to a cache folder of its own (PYTHONPYCACHEPREFIX) even where
+PYTHONDONTWRITEBYTECODE is set, as an installed package would have it, so no process compiles
+dlcli's sources. A markdown table of medians goes to
 stdout, with each figure as a multiple of the import baseline's median.
 """
 

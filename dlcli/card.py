@@ -91,7 +91,9 @@ def card_text(
     if classes:
         lines.append(f"- classes (label order): {', '.join(classes)}")
     lines += ["", "## How well", "", *_metric_lines(metrics)]
-    lines += ["", f"Final cost {metrics['final_cost']:.6f}. The cost curve: [cost.png](cost.png)."]
+    lines += ["", f"Final cost {metrics['final_cost']:.6f}."]
+    if (run_dir / "cost.png").is_file():
+        lines[-1] += " The cost curve: [cost.png](cost.png)."
     if (run_dir / "boundary.png").is_file():
         lines.append("The decision boundary: [boundary.png](boundary.png).")
     lines += [

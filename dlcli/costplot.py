@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -108,14 +109,16 @@ def health_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class PlotProcess:
-    """A child process that imports matplotlib as soon as it starts and draws cost.png.
+    """A child process that imports matplotlib as soon as it starts and draws cost.png (and
+    health.png, in a fork of itself).
 
     :meth:`wait_ready` waits until its import is done (called before training, which it would
     otherwise slow down: a 2-thread BLAS call waits for a core the import holds),
-    :meth:`begin` sends it the log (it draws while this process writes the other files, with
-    BLAS kept to one thread meanwhile), :meth:`png` waits for the bytes; :meth:`close` ends a child that is not needed after all
-    (an error, an interrupted run). The child ignores the terminal's Ctrl-C (its own session)
-    and ends when this process does (its stdin closes).
+    :meth:`begin` sends it the log (it draws while this process measures the metrics and
+    writes the first files, with BLAS kept to one thread meanwhile), :meth:`png` and
+    :meth:`health_png` wait for the bytes; :meth:`close` ends a child that is not needed after
+    all (an error, an interrupted run). The child ignores the terminal's Ctrl-C (its own
+    session) and ends when this process does (its stdin closes).
     """
 
     def __init__(self) -> None:
@@ -206,8 +209,11 @@ class PlotProcess:
         out, err = self._out
         out = out.removeprefix(READY)  # when wait_ready was not called
         if self._proc.returncode != 0 or not out:
+            what = "cost.png: the process drawing it"
+            if self._health:
+                what = "cost.png and health.png: the process drawing them"
             raise RuntimeError(
-                f"cost.png: the process drawing it ended with code {self._proc.returncode}: "
+                f"{what} ended with code {self._proc.returncode}: "
                 f"{err.decode(errors='replace').strip()}"
             )
         if not self._health:
@@ -253,6 +259,10 @@ def _fork_health(records: list[dict[str, Any]]) -> tuple[int, int]:
     code = 1
     try:
         os.close(read_end)
+        # Not the child's stdin and stdout: only the child answers the parent.
+        quiet = os.open(os.devnull, os.O_RDWR)
+        os.dup2(quiet, 0)
+        os.dup2(quiet, 1)
         with os.fdopen(write_end, "wb") as out:
             plot_health(out, records)
         code = 0
@@ -275,11 +285,18 @@ def child_main() -> None:
     if not request:
         return
     asked = json.loads(request)
+    pid = None
     if "health" in asked:  # drawn at the same time, on the other core
         pid, read_end = _fork_health(asked["health"])
     buffer = io.BytesIO()
-    plot_costs(buffer, asked["log"], asked["learning_rate"])
-    if "health" in asked:  # cost.png behind its length, then health.png
+    try:
+        plot_costs(buffer, asked["log"], asked["learning_rate"])
+    except BaseException:
+        if pid is not None:  # its picture is not needed: end it, and reap it
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        raise
+    if pid is not None:  # cost.png behind its length, then health.png
         with os.fdopen(read_end, "rb") as health:
             health_png = health.read()
         if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0:

@@ -31,6 +31,7 @@ from dlcli.fileio import write_text
 from dlcli.metrics import label_balanced_accuracy, regression_metrics
 from dlcli.model import network
 from dlcli.runlock import lock_run
+from dlcli.training.engines import small_gram
 from dlcli.training.loop import train
 from dlcli.training.measure import label_accuracy
 from dlcli.training.plan import Options, init_note, iterations_of, options_from, resolve_engine
@@ -316,6 +317,19 @@ def _validation(cfg: Config, dataset: Dataset) -> tuple[np.ndarray, np.ndarray] 
     return dataset.X_val.astype(dtype), dataset.Y_val.astype(dtype)
 
 
+def _config_keys(cfg: Config) -> dict[str, Any]:
+    """train()'s arguments that are the config's keys as they are."""
+    model, keys = cfg.model, cfg.train
+    return {
+        "hidden": model.hidden_activation,
+        "output": model.output_activation,
+        "learning_rate": keys.learning_rate,
+        "log_every": keys.log_every,
+        "engine": keys.engine,
+        "checkpoint_every": keys.checkpoint_every,
+    }
+
+
 def _run(
     cfg: Config,
     name: str,
@@ -349,30 +363,15 @@ def _run(
     validation = _validation(cfg, dataset)
     if on_start is not None:
         on_start(iterations)
-    # The Gram engine's products are small: one BLAS thread, beside the child's import.
-    threads = nullcontext() if plot is None else plot.beside(engine == "gram")
+    # A Gram engine's small products: one BLAS thread, beside the child's import.
+    small = engine == "gram" and small_gram(cfg.model.layers[1], X.shape[1])
+    threads = nullcontext() if plot is None else plot.beside(small)
+    checkpoint = partial(runs.write_checkpoint, run_dir, data_digest=digest[1], data_hash=digest[0])
     try:
         with threads:
-            result = train(
-                X,
-                Y,
-                params,
-                hidden=cfg.model.hidden_activation,
-                output=cfg.model.output_activation,
-                learning_rate=cfg.train.learning_rate,
-                iterations=iterations,
-                log_every=cfg.train.log_every,
-                engine=cfg.train.engine,
-                options=options,
-                validation=validation,
-                callback=callback,
-                checkpoint=partial(
-                    runs.write_checkpoint, run_dir, data_digest=digest[1], data_hash=digest[0]
-                ),
-                checkpoint_every=cfg.train.checkpoint_every,
-                resume=state,
-                weights=weights,
-            )
+            result = train(X, Y, params, **_config_keys(cfg), iterations=iterations,
+                           options=options, validation=validation, callback=callback,
+                           checkpoint=checkpoint, resume=state, weights=weights)  # fmt: skip
     except StopTraining as stop:
         stop.run_dir, stop.total = run_dir, iterations
         raise
@@ -380,7 +379,7 @@ def _run(
         if exc.last_finite is None:
             raise
         raise _salvage(exc, run_dir, meta) from None
-    if plot is not None:  # drawn while the metrics are measured and the other files written
+    if plot is not None and pictures:  # drawn while the metrics are measured and files written
         plot.begin(result.log, cfg.train.learning_rate, result.health)
     metrics = _metrics(cfg, dataset, result, options, iterations, run_dir)
     _write_run(run_dir, cfg, dataset, meta, result, metrics, plot, pictures)

@@ -223,3 +223,6 @@ def test_a_run_without_pictures_writes_every_other_file(in_tmp: Path) -> None:
         "params.h5",
     ]  # fmt: skip
     assert json.loads((run_dir / "metrics.json").read_text())["final_cost"] == metrics["final_cost"]
+    card = (run_dir / "card.md").read_text()
+    assert f"Final cost {metrics['final_cost']:.6f}.\n" in card  # no link to a cost.png it lacks
+    assert ".png" not in card

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import threadpoolctl
 
 from dlcli.model import network
 from dlcli.training.loop import train
@@ -256,7 +257,6 @@ def test_the_gram_engine_trains_on_one_blas_thread_while_its_products_are_small(
 ) -> None:
     """2 n[1] m^2 = 1.7 MFLOP (the cat model's C @ K) runs on one BLAS thread, 10 MFLOP
     (m = 500) and the direct engine on BLAS as found; the limit ends with training."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
 
     def blas_threads() -> list[int]:
         info = threadpoolctl.threadpool_info()

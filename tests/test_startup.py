@@ -97,9 +97,46 @@ def test_a_failing_health_drawing_says_why() -> None:
         with pytest.raises(RuntimeError) as caught:
             plot.png()
     message = str(caught.value)
-    assert message.startswith("cost.png: the process drawing it ended with code 1: Traceback")
+    assert message.startswith(
+        "cost.png and health.png: the process drawing them ended with code 1: Traceback"
+    )
     assert "TypeError: unhashable type: 'dict'" in message
     assert message.endswith("health.png: the process drawing it failed (its error is above)")
+
+
+def test_a_failing_cost_drawing_ends_the_health_fork_and_says_why() -> None:
+    """cost.png fails while the fork draws health.png: the fork is ended and reaped, and
+    the message ends with cost.png's error, nothing after it (the fork holds no pipe)."""
+    layer = {"update_ratio": 0.1, "dead_fraction": None, "saturated_fraction": None}
+    with PlotProcess() as plot:
+        plot.begin([{"iteration": 0, "epoch": 0}], 0.1, [{"iteration": 0, "layers": [layer]}])
+        with pytest.raises(RuntimeError) as caught:
+            plot.png()
+    message = str(caught.value)
+    assert message.startswith("cost.png and health.png: the process drawing them ended with")
+    assert message.endswith("KeyError: 'cost'")
+    assert message.count("Traceback") == 1
+
+
+def test_a_usage_error_ends_the_child_started_for_it() -> None:
+    """`dlcli train` with a wrong option: Typer ends before train() takes the child that
+    dlcli.__main__ started, and main() kills and reaps it."""
+    code = (
+        "import sys; import dlcli.costplot as c\n"
+        "made = []\n"
+        "class Recorded(c.PlotProcess):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(); made.append(self)\n"
+        "c.PlotProcess = Recorded\n"
+        "sys.argv = ['dlcli', 'train', 'x.yaml', '--bogus']\n"
+        "from dlcli.__main__ import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as e:\n"
+        "    print(e.code, len(made), made[0]._proc.returncode)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.split() == ["2", "1", "-9"], done.stderr
 
 
 @pytest.mark.parametrize(

@@ -100,4 +100,9 @@ def main(early: PlotProcess | None = None) -> None:
     (cli/train.py); ``early`` is that child when :mod:`dlcli.__main__` started it already."""
     train.OWN_PROCESS = True
     train._early = early
-    app()
+    try:
+        app()
+    finally:  # not taken by train(): Typer ended first (a usage error); end it now
+        if train._early is not None:
+            train._early.close()
+            train._early = None

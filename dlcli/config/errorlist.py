@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from dlcli.config.crosscheck import SKIP_CROSS_CHECKS, failed_checks
 from dlcli.config.parse import _Loader
-from dlcli.config.schema import Config, field_model
+from dlcli.config.schema import Config, field_model, fields_by_key
 
 #: Errors reported before "and N more".
 MOST = 20
@@ -67,7 +67,7 @@ def _field_path(loc: Sequence[Any]) -> tuple[Loc, Loc, bool]:
     for part in loc:
         if model is None or not isinstance(part, str):
             break
-        by_key = {f.alias or n: (n, f) for n, f in model.model_fields.items()}
+        by_key = fields_by_key(model)
         if part not in by_key:  # an unknown key
             return (*keys, part), (*names, part), False
         name, field = by_key[part]

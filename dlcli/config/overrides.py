@@ -9,20 +9,19 @@ from typing import Any
 from pydantic import BaseModel
 
 from dlcli.config.parse import parse_yaml
-from dlcli.config.schema import Config, field_model
+from dlcli.config.schema import Config, field_model, fields_by_key
 from dlcli.errors import ConfigError
 
 
 def _allowed_keys(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
+    return list(fields_by_key(model))
 
 
 def section_model(path: list[str]) -> type[BaseModel] | None:
     """The schema class at a dotted path, or None when the path ends at a leaf."""
     model: type[BaseModel] | None = Config
     for part in path:
-        fields = {f.alias or n: f for n, f in model.model_fields.items()}
-        model = field_model(fields[part])
+        model = field_model(fields_by_key(model)[part][1])
         if model is None:
             return None
     return model
@@ -56,9 +55,10 @@ def _check_path(dotted: str) -> list[str]:
             raise ConfigError(
                 f"--set {'.'.join(shown)}: {'.'.join(parts[:i])} is a value, not a section"
             )
-        if part not in _allowed_keys(model):
+        fields = fields_by_key(model)
+        if part not in fields:
             raise ConfigError(f"--set {unknown_key_message('.'.join(shown[: i + 1]), model)}")
-        model = section_model(parts[: i + 1])
+        model = field_model(fields[part][1])
     return parts
 
 

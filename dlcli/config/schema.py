@@ -321,6 +321,12 @@ class Config(_Section):
         return resolved
 
 
+def fields_by_key(model: type[BaseModel]) -> dict[str, tuple[str, FieldInfo]]:
+    """A section's fields by the key a config writes (the alias, else the name): (the
+    attribute's name, the field)."""
+    return {f.alias or n: (n, f) for n, f in model.model_fields.items()}
+
+
 def field_model(field: FieldInfo) -> type[BaseModel] | None:
     """The section a schema field holds (the model among its annotation's members), or None
     for a leaf."""

@@ -8,6 +8,7 @@ with W1 kept as a combination of the training examples (the derivation is in :cl
 
 from __future__ import annotations
 
+import threading
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -19,9 +20,16 @@ from dlcli.training import health
 from dlcli.training.plan import Options
 
 #: The FLOPs of one Gram product C @ K (2 n[1] m^2) up to which the Gram engine trains on one
-#: BLAS thread: at m = 209 (1.7 MFLOP) two threads take as long as one, at m = 400
-#: (6.4 MFLOP, n[1] = 20) they take a seventh less.
+#: BLAS thread. `C @ K` alone on this project's 2-core AMD EPYC, one thread against two: 58.9
+#: against 61.4 us at m = 209 (1.7 MFLOP), 214 against 185 us at m = 400 (6.4 MFLOP, n[1] =
+#: 20); the whole cat model trains faster on one (docs/speed.md).
 SMALL_PRODUCT_FLOPS = 4e6
+
+
+def small_gram(n1: int, m: int) -> bool:
+    """Whether the Gram engine's product C @ K, (n1 x m) @ (m x m), is small enough for one
+    BLAS thread (:data:`SMALL_PRODUCT_FLOPS`)."""
+    return 2 * n1 * m * m <= SMALL_PRODUCT_FLOPS
 
 
 def _split(state: dict[str, np.ndarray], names: set[str]) -> tuple[network.Params, network.Params]:
@@ -156,10 +164,14 @@ class _Gram(Engine):
             self.state = self.kit.state  # views of the kit's buffers
 
     def blas_threads(self) -> AbstractContextManager[Any]:
-        """One BLAS thread while C @ K is small (the course's cat model: 1.7 MFLOP): a second
-        thread gains nothing on it and slows the small products around it (the cat model
-        trains about a tenth faster on one, benchmarks/contenders.py)."""
-        if 2 * self.K.shape[0] ** 2 * self.Z1_0.shape[0] > SMALL_PRODUCT_FLOPS:
+        """One BLAS thread while C @ K is small (:func:`small_gram`; the course's cat model:
+        1.7 MFLOP): a second thread gains nothing on it and slows the small products around
+        it. The limit holds for the whole process, so training in another thread than the
+        main one (trials sharing a Dask worker's process) keeps BLAS as it is."""
+        if (
+            not small_gram(*self.Z1_0.shape)
+            or threading.current_thread() is not threading.main_thread()
+        ):
             return nullcontext()
         from threadpoolctl import threadpool_limits
 
