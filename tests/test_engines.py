@@ -274,3 +274,36 @@ def test_the_gram_engine_trains_on_one_blas_thread_while_its_products_are_small(
         expected = [2] * len(blas_threads()) if threads_inside is None else [1] * len(seen[0])
         assert seen == [expected, expected]
         assert blas_threads() == [2] * len(seen[0])
+
+
+def test_gram_training_in_another_thread_keeps_blas_as_found() -> None:
+    """The BLAS limit holds for the whole process: a Gram run in a thread other than the
+    main one (trials sharing a Dask worker) sets none, so runs side by side cannot restore
+    each other's limits out of order."""
+    import threading
+
+    def blas_threads() -> list[int]:
+        info = threadpoolctl.threadpool_info()
+        return [lib["num_threads"] for lib in info if lib["user_api"] == "blas"]
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((30, 209)), (rng.random((1, 209)) > 0.5).astype(float)
+    init = network.init_params([30, 20, 1], "xavier", network.legacy_rng(1))
+    seen: list[list[int]] = []
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        worker = threading.Thread(
+            target=lambda: train(
+                X,
+                Y,
+                init,
+                hidden="relu",
+                output="sigmoid",
+                learning_rate=0.1,
+                iterations=2,
+                engine="gram",
+                callback=lambda i, c: seen.append(blas_threads()),
+            )  # fmt: skip
+        )
+        worker.start()
+        worker.join()
+        assert seen == [[2] * len(seen[0])] * 2
