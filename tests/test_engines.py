@@ -302,7 +302,7 @@ def test_gram_training_in_another_thread_keeps_blas_as_found() -> None:
                 iterations=2,
                 engine="gram",
                 callback=lambda i, c: seen.append(blas_threads()),
-            )  # fmt: skip
+            )
         )
         worker.start()
         worker.join()
