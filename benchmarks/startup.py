@@ -74,12 +74,18 @@ def _train(tree: Path, out: str, cat_dir: Path, env: dict[str, str], *more: str)
 def _child_alone(run_dir: Path, env: dict[str, str]) -> float:
     """Seconds of the plot child's whole work alone, given the cat run's log and health
     records on stdin: start, import matplotlib, draw cost.png and health.png, answer."""
+    # Run outside any source tree: `python -c` puts the working directory first on the path.
+    where = tempfile.gettempdir()
     made = subprocess.run(
-        [sys.executable, "-c", REQUEST, str(run_dir)], env=env, capture_output=True, check=True
+        [sys.executable, "-c", REQUEST, str(run_dir)],
+        env=env,
+        capture_output=True,
+        check=True,
+        cwd=where,
     )
     begun = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", CHILD], env=env, input=made.stdout, capture_output=True
+        [sys.executable, "-c", CHILD], env=env, input=made.stdout, capture_output=True, cwd=where
     )
     seconds = time.perf_counter() - begun
     if done.returncode != 0 or len(done.stdout) < 1000:
