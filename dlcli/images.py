@@ -7,9 +7,10 @@ in these steps:
    A picture of more than Pillow's ``Image.MAX_IMAGE_PIXELS`` (89,478,485) pixels is refused
    before its pixels are decoded: a decompression bomb is never loaded.
    A TIFF that Pillow cannot decode (64-bit or 16-bit float samples, float RGB, ...), or not
-   rightly (signed samples, more than 8 bits in planar (separate) samples), is read through
-   tifffile instead (:func:`read_tiff`): uint16 samples / 257 and float samples in [0, 1]
-   x 255, rounded to 8 bits.
+   rightly (signed samples, more than 8 bits in planar (separate) samples: its tags say so
+   before any pixel is read), is read through tifffile instead (:func:`read_tiff`): uint16
+   samples / 257 and float samples in [0, 1] x 255, rounded to 8 bits. tifffile is imported
+   only then.
 2. Take the first frame (GIF, WebP, APNG) or page (TIFF), and decode it.
 3. Apply the EXIF orientation, so a phone photo taken sideways stands upright.
 4. Bring the pixels to 8-bit RGB (or grey, L): 16-bit samples keep their high byte
@@ -116,8 +117,6 @@ def open_image(path: Path) -> Any:
     if path.is_dir():
         raise ImageError(f"{path}: is a directory, expected a picture ({FORMAT_NAMES})")
     limit = Image.MAX_IMAGE_PIXELS
-    if _is_tiff(path) and _needs_tifffile(path):
-        return read_tiff(path)
     # What Pillow's readers raise on a damaged file (Image.open turns most failures into
     # UnidentifiedImageError; a truncated header or pixel stream gives OSError and the like).
     broken = (OSError, SyntaxError, EOFError, ValueError, struct.error, zlib.error)
@@ -131,6 +130,8 @@ def open_image(path: Path) -> Any:
         try:
             with Image.open(path, formats=tuple(FORMATS)) as im:
                 stage = im.format
+                if stage == "TIFF" and _pillow_misreads(im):
+                    return read_tiff(path)
                 im.seek(0)
                 im.load()
                 return ImageOps.exif_transpose(im)
@@ -202,24 +203,17 @@ def _tiff_head(page: Any) -> dict[str, Any]:
     }
 
 
-def _tiff_header(path: Path) -> dict[str, Any] | None:
-    """:func:`_tiff_head` of a TIFF's first page; None when tifffile cannot parse the file
-    (Pillow's message then stands)."""
-    import tifffile
-
-    try:
-        with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
-            return _tiff_head(tif.pages.first)
-    except _TIFF_BROKEN:
-        return None
-
-
-def _needs_tifffile(path: Path) -> bool:
-    """Whether Pillow would read this TIFF wrongly: more than 8 bits in planar samples (Pillow
-    reads 16-bit planar RGB as noise), or signed samples (Pillow takes them as 32-bit, and
-    gives no reason). What Pillow refuses outright goes to tifffile when it does."""
-    head = _tiff_header(path)
-    return head is not None and (head["format"] == 2 or (head["planar"] and head["bits"] > 8))
+def _pillow_misreads(im: Any) -> bool:
+    """Whether Pillow would read this opened TIFF wrongly, from its first page's tags (read
+    before any pixel): signed samples (SampleFormat 2: Pillow takes them as 32-bit, and gives
+    no reason), or planar samples of more than 8 bits (PlanarConfiguration 2: Pillow reads
+    16-bit planar RGB as noise). What Pillow refuses outright goes to tifffile when it does."""
+    tags = im.tag_v2
+    formats, bits = tags.get(339, 1), tags.get(258, 1)  # an int, or one per sample
+    formats = formats if isinstance(formats, tuple) else (formats,)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    planar = tags.get(277, 1) > 1 and tags.get(284, 1) == 2
+    return 2 in formats or (planar and max(bits) > 8)
 
 
 def _tiff_samples(head: dict[str, Any]) -> str:
