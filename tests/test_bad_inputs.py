@@ -211,13 +211,16 @@ def keras_like(path: Path, run: str = "") -> None:
         f.create_group("optimizer_weights")
 
 
-def alias_bomb(levels: int) -> str:
+def alias_bomb(levels: int, at: str = "layers") -> str:
     """A few hundred bytes of YAML whose anchors expand to 9**levels integers, as the one
-    mistake of the config (model.layers[0]); the anchors are made inside it, as the
-    config's keys are all checked (every error is reported)."""
+    mistake of the config (model.layers[0], or init.scale); the anchors are made inside it,
+    as the config's keys are all checked (every error is reported)."""
     value = "&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"
     for i in range(1, levels + 1):
         value = f"&a{i} [{', '.join([value] + [f'*a{i - 1}'] * 8)}]"
+    if at == "scale":
+        return "\n".join(["data:", "  generate: {}", "model:", "  layers: [2, 1]", "init:",
+                          f"  scale: {value}", ""])  # fmt: skip
     return "\n".join(["data:", "  generate: {}", "model:", f"  layers: [{value}, 1]", ""])
 
 
@@ -564,6 +567,13 @@ CASES: dict[str, Case] = {
         "bomb.yaml: model.layers[0]",
         "found [[[[",
         "must be a valid integer",
+    ),
+    "config-alias-bomb-in-init-scale": Case(
+        write("bomb.yaml", alias_bomb(12, at="scale")),
+        "bomb.yaml: init.scale",
+        "found [[[[",
+        "must be a number >= 0 (0 gives zeros), 'xavier' or 'he'",
+        via="process",
     ),
     "config-nested-too-deep": Case(
         write("nest.yaml", VALID + "x: " + "[" * 1000 + "]" * 1000 + "\n"),

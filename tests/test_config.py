@@ -323,6 +323,28 @@ def test_set_overrides_values_and_keeps_the_rest(tmp_path: Path) -> None:
     assert cfg.model.hidden_activation == "tanh"
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            "init.scale=[1, 2]",
+            "--set init.scale: must be a number >= 0 (0 gives zeros), 'xavier' or 'he', "
+            "found [1, 2]",
+        ),
+        (
+            "data.classes=[a, '']",
+            "--set data.classes: must be a list of class names (words or integers), "
+            "found ['a', '']",
+        ),
+    ],
+)
+def test_a_value_found_is_said_once(tmp_path: Path, override: str, message: str) -> None:
+    """A check that names what it found is not followed by a second ", found ..."."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD), [override])
+    assert str(caught.value) == message
+
+
 def test_set_later_override_wins(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, GOOD), ["train.iterations=3", "train.iterations=7"])
     assert cfg.train.iterations == 7

@@ -4,7 +4,6 @@ at once (:mod:`dlcli.config.errorlist` finds the rest and orders them)."""
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,8 @@ from dlcli.config.overrides import (
 )
 from dlcli.config.parse import read_yaml
 from dlcli.config.schema import Config
+from dlcli.config.shown import shown
 from dlcli.errors import ConfigError
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 4, 30, 10, 80, 80
-
-
-def _describe(value: Any) -> str:
-    # reprlib, not repr: a YAML alias bomb is a small file whose full repr is gigabytes.
-    text = _REPR.repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _error_message(err: dict[str, Any], source: str, overridden: Collection[str]) -> str:
@@ -44,11 +35,10 @@ def _error_message(err: dict[str, Any], source: str, overridden: Collection[str]
         return f"{source}: {dotted}: required key is missing"
     msg = err["msg"]
     msg = msg.removeprefix("Value error, ").replace("Input should be", "must be")
-    found = (
-        f", found {_describe(err['input'])}"
-        if "input" in err and not isinstance(err["input"], dict)
-        else ""
-    )
+    # What was found, unless the message says it already (a check of the value's parts).
+    found = ""
+    if "input" in err and not isinstance(err["input"], dict) and "found" not in msg:
+        found = f", found {shown(err['input'])}"
     if from_set:
         return f"--set {dotted}: {msg}{found}"
     return f"{source}: {dotted + ': ' if dotted else ''}{msg}{found}"

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from dlcli.config.crosscheck import cross_check
+from dlcli.config.shown import shown
 from dlcli.config.weights import class_weight_setting, weights_problem
 from dlcli.model.network import INIT_RULES
 
@@ -91,7 +92,9 @@ class DataConfig(_Section):
             return value
         names = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
         if not all(isinstance(n, str) and n.strip() for n in names):
-            raise ValueError(f"must be a list of class names (words or integers), found {value!r}")
+            raise ValueError(
+                f"must be a list of class names (words or integers), found {shown(value)}"
+            )
         names = [n.strip() for n in names]
         twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
         if twice is not None:
@@ -163,7 +166,9 @@ def _init_scale(value: Any) -> float | str:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if number and math.isfinite(value) and value >= 0:
         return float(value)
-    raise ValueError(f"must be a number >= 0 (0 gives zeros), 'xavier' or 'he', found {value!r}")
+    raise ValueError(
+        f"must be a number >= 0 (0 gives zeros), 'xavier' or 'he', found {shown(value)}"
+    )
 
 
 class InitConfig(_Section):
@@ -188,7 +193,7 @@ class InitConfig(_Section):
             if isinstance(layer, str) and layer.isdigit():  # as JSON writes int keys
                 layer = int(layer)
             if not isinstance(layer, int) or isinstance(layer, bool) or layer < 1:
-                raise ValueError(f"keys are layer numbers 1, 2, ..., L, found {layer!r}")
+                raise ValueError(f"keys are layer numbers 1, 2, ..., L, found {shown(layer)}")
             try:
                 out[layer] = _init_scale(scale)
             except ValueError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from dlcli.config.shown import shown
+
 CLASS_WEIGHT_ALLOWED = (
     "balanced (m / (K count of the class)) or a map from class name to a weight >= 0, "
     "e.g. {cat: 2.0, non-cat: 1.0}"
@@ -32,18 +34,18 @@ def class_weight_setting(value: Any) -> str | dict[str, float] | None:
     if value is None or value == "balanced":
         return value
     if not isinstance(value, dict) or not value:
-        raise ValueError(f"must be {CLASS_WEIGHT_ALLOWED}; found {value!r}")
+        raise ValueError(f"must be {CLASS_WEIGHT_ALLOWED}; found {shown(value)}")
     weights: dict[str, float] = {}
     for name, weight in value.items():
         if isinstance(name, int) and not isinstance(name, bool):
             name = str(name)
         if not isinstance(name, str) or not name.strip():
             raise ValueError(
-                f"keys are class names, found {name!r}; must be {CLASS_WEIGHT_ALLOWED}"
+                f"keys are class names, found {shown(name)}; must be {CLASS_WEIGHT_ALLOWED}"
             )
         if not (_number(weight) and math.isfinite(weight) and weight >= 0):
             raise ValueError(
-                f"class {name!r}: the weight must be a finite number >= 0, found {weight!r}"
+                f"class {name!r}: the weight must be a finite number >= 0, found {shown(weight)}"
             )
         weights[name.strip()] = float(weight)
     return weights
