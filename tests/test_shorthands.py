@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -32,7 +33,24 @@ def test_the_name_alone_is_that_set_with_its_defaults(tmp_path: Path, name: str)
     short = load_config(write(tmp_path, name)).data.generate
     assert short == load_config(write(tmp_path, f"{{name: {name}}}")).data.generate
     assert short is not None
-    assert (short.name, short.classes, short.examples, short.seed) == (name, 3, 400, 1)
+    examples = 300 if name == "spiral" else 400  # 100 an arm: 400 does not split into 3
+    assert (short.name, short.classes, short.examples, short.seed) == (name, 3, examples, 1)
+
+
+@pytest.mark.parametrize(("classes", "examples"), [(2, 200), (3, 300), (7, 700), (100, 10_000)])
+def test_a_spiral_without_a_size_has_100_examples_an_arm(
+    tmp_path: Path, classes: int, examples: int
+) -> None:
+    """{name: spiral} made 399 examples of the 400 default (133 an arm); now every arm has
+    100, and the data set is that big."""
+    cfg = load_config(write(tmp_path, f"{{name: spiral, classes: {classes}}}"))
+    assert cfg.data.generate is not None
+    assert cfg.data.generate.examples == examples
+    from dlcli.data.generated import spiral
+
+    X, Y = spiral(cfg.data.generate.examples, classes)
+    assert X.shape == (2, examples)
+    assert np.bincount(Y.ravel().astype(int)).tolist() == [100] * classes
 
 
 def test_set_the_name_alone(tmp_path: Path) -> None:

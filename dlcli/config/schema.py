@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 
@@ -50,6 +51,17 @@ class GenerateConfig(_Section):
         if examples % per:
             raise ValueError(f"must be a multiple of {per} ({name} makes {per} equal groups)")
         return examples
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spiral_default(cls, data: Any) -> Any:
+        """A spiral whose size is not given has 100 examples an arm (CS231n's), not the
+        400 of the default, which no arm count but 2 and 4 divides (3 arms made 399)."""
+        if isinstance(data, dict) and data.get("name") == "spiral" and "examples" not in data:
+            classes = data.get("classes", 3)
+            if isinstance(classes, int) and not isinstance(classes, bool) and 2 <= classes <= 100:
+                data = {**data, "examples": 100 * classes}
+        return data
 
 
 #: Keys added after the first runs (the tables of issue 13, the weights of issue 18) that the
