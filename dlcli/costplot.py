@@ -21,6 +21,8 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
+from dlcli.sysinfo import limit_blas_threads
+
 #: What the child runs: :func:`child_main`, with the directory holding this package first
 #: on its path, so it imports this very dlcli.
 _CHILD = (
@@ -154,7 +156,7 @@ class PlotProcess:
         wait for the core the import holds.
         """
         if one_core:
-            return _one_blas_thread()
+            return limit_blas_threads(1)
         self.wait_ready()
         return nullcontext()
 
@@ -183,7 +185,7 @@ class PlotProcess:
         self._thread.start()
         # While the child draws on one core, a 2-thread BLAS call here (the metrics' forward
         # passes) would wait for it: one thread until png().
-        self._limit = _one_blas_thread()
+        self._limit = limit_blas_threads(1)
 
     def png(self) -> bytes:
         """The PNG bytes of cost.png, once the child has drawn them.
@@ -239,14 +241,6 @@ class PlotProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _one_blas_thread() -> Any:
-    """BLAS limited to one thread in this process until the returned limit's
-    ``restore_original_limits()`` (or the end of its ``with``)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _fork_health(records: list[dict[str, Any]]) -> tuple[int, int]:

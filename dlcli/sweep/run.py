@@ -29,6 +29,7 @@ from dlcli.sweep.results import (
     trial_row,
 )
 from dlcli.sweep.spec import Sweep, Trial
+from dlcli.sysinfo import limit_blas_threads
 
 TRIALS = "trials"
 
@@ -54,9 +55,7 @@ def run_trial(index: int, cfg: Config, run_dir: str, blas_threads: int | None) -
     blas_at_start = _blas_threads_now()
     limit: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if blas_threads is not None:
-        from threadpoolctl import threadpool_limits
-
-        limit = threadpool_limits(limits=blas_threads, user_api="blas")
+        limit = limit_blas_threads(blas_threads)
     start = time.perf_counter()
     result = TrialResult(index, blas_threads=blas_at_start)
     try:

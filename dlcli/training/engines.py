@@ -16,6 +16,7 @@ import numpy as np
 
 from dlcli.model import gramkit, network
 from dlcli.model.optimizers import OPTIMIZERS
+from dlcli.sysinfo import limit_blas_threads
 from dlcli.training import health
 from dlcli.training.plan import Options
 
@@ -173,9 +174,7 @@ class _Gram(Engine):
             or threading.current_thread() is not threading.main_thread()
         ):
             return nullcontext()
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=1, user_api="blas")
+        return limit_blas_threads(1)
 
     @staticmethod
     def initial_state(
